@@ -1,0 +1,288 @@
+"""Configuration: chute.toml, read with tomllib and validated key by key.
+
+Every problem is reported as a ConfigError that names the key, so the operator sees
+`watcher.min_age: must be >= 0 (got -1)` instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CONFIG_NAME = "chute.toml"
+DEFAULT_IGNORE = (".*", "*.tmp", "*.part", "*.crdownload", "~$*")
+FOLDERS = ("inbox", "processed", "failed", "archive", "backups", "state")
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong; the message names the key."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+        self.problem = problem
+
+
+def _opt(
+    default: Any, *, min: float | None = None, max: float | None = None, choices: tuple = (), doc: str = ""
+):
+    meta = {"min": min, "max": max, "choices": choices, "doc": doc}
+    if isinstance(default, list | tuple):
+        return field(default_factory=lambda: tuple(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class Paths:
+    root: Path
+    inbox: Path
+    processed: Path
+    failed: Path
+    archive: Path
+    backups: Path
+    state: Path
+
+    @classmethod
+    def under(cls, root: Path) -> Paths:
+        root = Path(root).absolute()
+        return cls(root=root, **{name: root / name for name in FOLDERS})
+
+    def outputs(self) -> dict[str, Path]:
+        return {name: getattr(self, name) for name in FOLDERS if name != "inbox"}
+
+    def make(self) -> None:
+        for name in FOLDERS:
+            getattr(self, name).mkdir(parents=True, exist_ok=True)
+        (self.state / "work").mkdir(exist_ok=True)
+        (self.state / "tmp").mkdir(exist_ok=True)
+
+
+@dataclass(frozen=True)
+class WatcherConfig:
+    scan_interval: float = _opt(30.0, min=0.5, doc="seconds between reconciliation scans of the inbox")
+    min_age: float = _opt(1.0, min=0.0, doc="a file without a close event is taken once unchanged this long")
+    ignore: tuple[str, ...] = _opt(list(DEFAULT_IGNORE), doc="glob patterns of names left alone")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    workers: int = _opt(
+        1, min=1, max=64, doc="threads for small text/json/csv (more only adds GIL contention)"
+    )
+    isolated_workers: int = _opt(2, min=1, max=64, doc="threads+child processes for pdf, image and big files")
+    max_attempts: int = _opt(
+        3, min=1, max=100, doc="tries for a transient error (I/O, permission) before failing"
+    )
+    retry_backoff: float = _opt(2.0, min=0.0, doc="seconds before the first retry; doubles each time")
+    timeout: float = _opt(60.0, min=0.1, doc="seconds one file may take in a child process")
+    memory_limit_mb: int = _opt(2048, min=64, doc="address-space limit of each child process")
+    inline_max_bytes: int = _opt(1_048_576, min=0, doc="text/json/csv up to this size run in-process")
+    duplicates: str = _opt("process", choices=("process", "mark"), doc="same sha256 as a processed file")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    enabled: bool = _opt(True, doc="serve the HTTP API")
+    host: str = _opt("127.0.0.1", doc="address to listen on")
+    port: int = _opt(8765, min=0, max=65535, doc="0 picks a free port")
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    level: str = _opt("INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"), doc="log level")
+    format: str = _opt("text", choices=("text", "json"), doc="text for people, json for machines")
+
+
+SECTIONS: dict[str, type] = {
+    "watcher": WatcherConfig,
+    "pipeline": PipelineConfig,
+    "server": ServerConfig,
+    "log": LogConfig,
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    paths: Paths
+    name: str = field(default_factory=socket.gethostname)
+    watcher: WatcherConfig = field(default_factory=WatcherConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    source: Path | None = None
+
+    @classmethod
+    def for_root(cls, root: Path | str, **sections: Any) -> Config:
+        """A default config rooted at `root`; keyword args replace whole sections or fields."""
+        return build(Paths.under(Path(root)), {}, **sections)
+
+    def replace(self, **changes: Any) -> Config:
+        return dataclasses.replace(self, **changes)
+
+
+def _check_value(key: str, value: Any, f: dataclasses.Field) -> Any:
+    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+    meta = f.metadata
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(key, f"must be true or false (got {value!r})")
+    elif isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(key, f"must be a whole number (got {value!r})")
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(key, f"must be a number (got {value!r})")
+        value = float(value)
+    elif isinstance(default, str):
+        if not isinstance(value, str):
+            raise ConfigError(key, f"must be a string (got {value!r})")
+        if meta.get("choices") and value not in meta["choices"]:
+            raise ConfigError(key, f"must be one of {', '.join(meta['choices'])} (got {value!r})")
+    elif isinstance(default, tuple):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(key, f"must be a list of strings (got {value!r})")
+        value = tuple(value)
+    if meta.get("min") is not None and value < meta["min"]:
+        raise ConfigError(key, f"must be >= {meta['min']} (got {value!r})")
+    if meta.get("max") is not None and value > meta["max"]:
+        raise ConfigError(key, f"must be <= {meta['max']} (got {value!r})")
+    return value
+
+
+def _section(name: str, cls: type, table: Any) -> Any:
+    if not isinstance(table, dict):
+        raise ConfigError(name, f"must be a table ([{name}]), got {table!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values = {}
+    for key, value in table.items():
+        if key not in fields:
+            raise ConfigError(f"{name}.{key}", f"unknown key (known: {', '.join(fields)})")
+        values[key] = _check_value(f"{name}.{key}", value, fields[key])
+    return cls(**values)
+
+
+def _overlaps(a: Path, b: Path) -> bool:
+    return a == b or a.is_relative_to(b) or b.is_relative_to(a)
+
+
+def check_layout(paths: Paths) -> None:
+    """Refuse layouts where the engine could write into the inbox and re-ingest its own output."""
+    inbox = Path(os.path.realpath(paths.inbox))
+    for name, path in paths.outputs().items():
+        real = Path(os.path.realpath(path))
+        if real == inbox or real.is_relative_to(inbox):
+            raise ConfigError(
+                f"paths.{name}",
+                f"{path} lies inside the inbox {paths.inbox}; the engine would re-ingest its own output",
+            )
+        if inbox.is_relative_to(real):
+            raise ConfigError("paths.inbox", f"{paths.inbox} lies inside paths.{name} ({path})")
+    outs = list(paths.outputs().items())
+    for i, (name_a, a) in enumerate(outs):
+        for name_b, b in outs[i + 1 :]:
+            if _overlaps(Path(os.path.realpath(a)), Path(os.path.realpath(b))):
+                raise ConfigError(f"paths.{name_b}", f"{b} overlaps paths.{name_a} ({a})")
+
+
+def build(paths: Paths, data: dict[str, Any], source: Path | None = None, **overrides: Any) -> Config:
+    known = {"paths", "name", *SECTIONS}
+    for key in data:
+        if key not in known:
+            raise ConfigError(key, f"unknown section or key (known: {', '.join(sorted(known))})")
+    sections = {name: _section(name, cls, data.get(name, {})) for name, cls in SECTIONS.items()}
+    for name, value in overrides.items():
+        if name in SECTIONS and isinstance(value, dict):
+            value = dataclasses.replace(sections[name], **value)
+        sections[name] = value
+    name = data.get("name", socket.gethostname())
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError("name", f"must be a non-empty string (got {name!r})")
+    check_layout(paths)
+    return Config(paths=paths, name=sections.pop("name", name), source=source, **sections)
+
+
+def _paths_from(table: Any, base: Path) -> Paths:
+    if not isinstance(table, dict):
+        raise ConfigError("paths", f"must be a table ([paths]), got {table!r}")
+    allowed = ("root", *FOLDERS)
+    for key, value in table.items():
+        if key not in allowed:
+            raise ConfigError(f"paths.{key}", f"unknown key (known: {', '.join(allowed)})")
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"paths.{key}", f"must be a non-empty path string (got {value!r})")
+    root = (base / os.path.expanduser(table.get("root", "."))).absolute()
+    default = Paths.under(root)
+    chosen = {
+        name: (root / os.path.expanduser(table[name])).absolute() if name in table else getattr(default, name)
+        for name in FOLDERS
+    }
+    return Paths(root=root, **chosen)
+
+
+def load(path: Path | str) -> Config:
+    """Read and validate a chute.toml; paths in it are relative to the file."""
+    path = Path(path).absolute()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), "config file not found (create one with `chute init`)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), f"cannot read config file: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), f"not valid TOML: {exc}") from None
+    paths = _paths_from(data.get("paths", {}), path.parent)
+    return build(paths, data, source=path)
+
+
+def default_toml() -> str:
+    """The commented config `chute init` writes: every key with its default and what it does."""
+    lines = [
+        "# chute configuration. Paths are relative to this file.",
+        "# Every key is optional; the values shown are the defaults.",
+        "",
+        '# name = "my-engine"   # shown in the console header; defaults to the host name',
+        "",
+        "[paths]",
+        'root = "."',
+    ]
+    lines += [f'# {name} = "{name}"' for name in FOLDERS]
+    for section, cls in SECTIONS.items():
+        lines += ["", f"[{section}]"]
+        for f in dataclasses.fields(cls):
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            lines.append(f"# {f.metadata.get('doc', '')}")
+            lines.append(f"{f.name} = {_toml_value(default)}")
+    lines += [
+        "",
+        "# Secrets never live in this file: the API token comes from CHUTE_TOKEN or state/token.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(f'"{v}"' for v in value) + "]"
+    return repr(value)
+
+
+def init(directory: Path | str) -> Path:
+    """Write a commented chute.toml (unless one exists) and create the folders."""
+    directory = Path(directory).absolute()
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / CONFIG_NAME
+    if not target.exists():
+        target.write_text(default_toml(), encoding="utf-8")
+    load(target).paths.make()
+    return target

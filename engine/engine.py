@@ -1,0 +1,234 @@
+"""The Engine: watcher + journal + pipeline (+ server), behind a small thread-safe Python API.
+
+Everything the API returns is a plain dataclass from engine.model; the HTTP server and the
+console's LocalSource both use these methods and nothing else.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+from . import __version__
+from .config import Config
+from .journal import Journal
+from .model import (
+    ACTIVE_STATES,
+    STATES,
+    Event,
+    FileDetail,
+    FilePage,
+    RetryResult,
+    Snapshot,
+)
+from .pipeline import Pipeline
+from .processors import Registry
+from .stats import quantiles
+from .watcher import Watcher
+
+log = logging.getLogger(__name__)
+MAX_PAGE = 1000
+
+
+class EngineError(RuntimeError):
+    """The engine cannot start or cannot do what was asked; the message says why."""
+
+
+class Engine:
+    def __init__(self, config: Config, registry: Registry | None = None) -> None:
+        self.config = config
+        self.registry = registry or Registry.default()
+        self.journal: Journal | None = None
+        self.pipeline: Pipeline | None = None
+        self.watcher: Watcher | None = None
+        self.started_at = time.time()
+        self._lock_fd: int | None = None
+        self._running = False
+        self._extras: list[Any] = []  # services started with the engine (server, scheduler...)
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        paths = self.config.paths
+        try:
+            paths.make()
+        except OSError as exc:
+            raise EngineError(f"cannot create the folders under {paths.root}: {exc}") from exc
+        self._take_lock()
+        self.journal = Journal(paths.state / "journal.sqlite")
+        self.started_at = time.time()
+        self.pipeline = Pipeline(self.config, self.journal, self.registry)
+        self.watcher = Watcher(paths.inbox, self.config.watcher, self.pipeline.submit, self._skipped)
+        self.pipeline._on_recheck = self.watcher.recheck
+        self.pipeline._on_skipped = self.watcher.report
+        self.pipeline.start()
+        self.watcher.start()
+        self._running = True
+        for service in self._extras:
+            service.start()
+        self.journal.add_event("engine_started", f"engine {self.config.name} started (chute {__version__})")
+        log.info("watching %s", paths.inbox)
+
+    def add_service(self, service: Any) -> None:
+        """Attach something with start()/stop() that lives and dies with the engine."""
+        self._extras.append(service)
+        if self._running:
+            service.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if not self._running:
+            self._release_lock()
+            return
+        self._running = False
+        for service in reversed(self._extras):
+            try:
+                service.stop()
+            except Exception:
+                log.exception("stopping %r failed", service)
+        if self.watcher:
+            self.watcher.stop()
+        if self.pipeline:
+            self.pipeline.stop(timeout)
+        if self.journal:
+            self.journal.add_event("engine_stopped", f"engine {self.config.name} stopped")
+            self.journal.close()
+        self._release_lock()
+
+    def __enter__(self) -> Engine:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _take_lock(self) -> None:
+        path = self.config.paths.state / "engine.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise EngineError(
+                f"another chute engine is already running on {self.config.paths.root} (lock {path})"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock_fd = fd
+
+    def _release_lock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def _skipped(self, name: str, why: str) -> None:
+        log.warning("skipped %r in the inbox: %s", name, why)
+        if self.journal:
+            self.journal.add_event("skipped", f"{name}: {why}", data={"name": name})
+
+    # --- the API -------------------------------------------------------------------------------
+
+    def _j(self) -> Journal:
+        if self.journal is None:
+            raise EngineError("the engine is not started")
+        return self.journal
+
+    def snapshot(self) -> Snapshot:
+        j = self._j()
+        counts = dict.fromkeys(STATES, 0)
+        kinds: dict[str, dict[str, int]] = {}
+        for (state, kind), n in j.counts().items():
+            counts[state] = counts.get(state, 0) + n
+            if kind:
+                kinds.setdefault(kind, {})[state] = n
+        timings = j.recent_timings(1000)
+        now = time.time()
+        return Snapshot(
+            name=self.config.name,
+            version=__version__,
+            started_at=self.started_at,
+            uptime=now - self.started_at,
+            counts=counts,
+            kinds=kinds,
+            total=sum(counts.values()),
+            queue_depth=self.pipeline.queue_depth if self.pipeline else 0,
+            in_flight=self.pipeline.in_flight if self.pipeline else 0,
+            rate_per_min=float(j.finished_since(now - 60)),
+            latency=quantiles([t[0] for t in timings]),
+            processing=quantiles([t[1] for t in timings]),
+            last_scan_at=self.watcher.last_scan_at if self.watcher else None,
+            watcher_alive=bool(self.watcher and self.watcher.alive()),
+        )
+
+    def files(
+        self,
+        state: str | None = None,
+        kind: str | None = None,
+        q: str | None = None,
+        limit: int = 50,
+        before: int | None = None,
+    ) -> FilePage:
+        if state is not None and state not in STATES:
+            raise ValueError(f"state must be one of {', '.join(STATES)} (got {state!r})")
+        if not 1 <= limit <= MAX_PAGE:
+            raise ValueError(f"limit must be between 1 and {MAX_PAGE} (got {limit})")
+        items = self._j().files(state=state, kind=kind, q=q, limit=limit, before=before)
+        return FilePage(items=items, next_before=items[-1].id if len(items) == limit else None)
+
+    def file(self, file_id: int) -> FileDetail | None:
+        j = self._j()
+        found = j.file(file_id)
+        if found is None:
+            return None
+        record, meta = found
+        return FileDetail(
+            file=record, meta=meta, attempts=j.attempts(file_id), events=j.events(file_id=file_id)
+        )
+
+    def retry(self, ids: list[int]) -> RetryResult:
+        if self.pipeline is None:
+            raise EngineError("the engine is not started")
+        return self.pipeline.retry(ids)
+
+    def retry_failed(self) -> RetryResult:
+        return self.retry(self._j().failed_ids())
+
+    def events(self, since: int = 0, limit: int = 500, wait: float = 0.0) -> list[Event]:
+        j = self._j()
+        if wait > 0 and j.last_event_id <= since:
+            j.wait_events(since, wait)
+        return j.events(since=since, limit=limit)
+
+    def last_event_id(self) -> int:
+        return self._j().last_event_id
+
+    def wait_idle(self, timeout: float = 30.0, settle: float = 0.3) -> bool:
+        """Block until nothing is pending anywhere for `settle` seconds (tests and demos)."""
+        deadline = time.monotonic() + timeout
+        quiet_since = None
+        while time.monotonic() < deadline:
+            busy = (
+                (self.watcher and self.watcher.pending_count())
+                or (self.pipeline and not self.pipeline.idle())
+                or any(n for s, n in self.snapshot().counts.items() if s in ACTIVE_STATES)
+            )
+            if busy:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= settle:
+                return True
+            time.sleep(0.05)
+        return False
+
+
+def run_forever(engine: Engine, stop: threading.Event) -> None:
+    engine.start()
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        engine.stop()

@@ -1,0 +1,544 @@
+"""Claim -> process -> place, with the journal written before every move.
+
+- claim: a batch of complete files is journaled as `queued`, then each is renamed out of the
+  inbox into state/work/<id> (the engine never writes inside the inbox).
+- process: a pool of worker threads; small text/json/csv run in-thread, risky kinds and big files
+  in a child process with a timeout and a memory limit. Transient errors retry with backoff.
+- place: results are journaled as `placing` with their destination, moved, then journaled final.
+
+`kill -9` at any point is repaired by `recover()` at the next start: each journal row says where
+its file must be, and recovery finishes or redoes the step it was in. Nothing is processed
+twice into two results, and nothing is overwritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import logging
+import os
+import shutil
+import stat
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from .config import Config
+from .isolation import IsolatedRunner
+from .journal import Arrival, Journal, Outcome
+from .model import DONE, DUPLICATE, FAILED, PLACING, QUEUED, RETRYING, RetryResult
+from .placement import ERROR_SUFFIX, META_SUFFIX, Placer, error_document, meta_document, move
+from .processors import ProcessingError, Registry, Result
+from .processors.base import prefetched
+from .watcher import Candidate
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+OUTPUT_SUFFIXES = (".normalized.csv", ".thumb.png")
+BATCH = 128
+READ_ALL_BELOW = 4 * 2**20
+
+
+class BatchQueue(Generic[T]):
+    """A FIFO that hands out everything waiting (up to `most`) in one go: bursts become batches."""
+
+    def __init__(self) -> None:
+        self._items: deque[T] = deque()
+        self._cond = threading.Condition()
+        self._closed = False
+
+    def put_many(self, items: Iterable[T]) -> None:
+        with self._cond:
+            self._items.extend(items)
+            self._cond.notify()
+
+    def get_many(self, most: int, timeout: float) -> list[T]:
+        with self._cond:
+            if not self._items and not self._closed:
+                self._cond.wait(timeout)
+            n = min(most, len(self._items))
+            out = [self._items.popleft() for _ in range(n)]
+            if self._items:
+                self._cond.notify()  # wake another consumer for the rest
+            return out
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+@dataclass
+class _Prepared:
+    size: int
+    sha256: str
+    choice: object
+    started: float
+    t0: float
+
+
+@dataclass
+class WorkItem:
+    id: int
+    name: str
+    attempts: int  # attempts already made before this one
+    prepared: _Prepared | None = None  # set when the fast lane hands it to the slow lane
+
+
+@dataclass
+class _Done:
+    item: WorkItem
+    outcome: Outcome
+    outputs: dict[str, Path]
+
+
+def _read(path: str) -> tuple[int, str, bytes, bytes | None]:
+    """(size, sha256, first 4 KiB, whole content when small enough to keep for the processor)."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size == 0:
+            raise ProcessingError("empty", "the file is empty (0 bytes)")
+        if size <= READ_ALL_BELOW:
+            data = f.read()
+            return size, hashlib.sha256(data).hexdigest(), data[:4096], data
+        head = f.read(4096)
+        f.seek(0)
+        return size, hashlib.file_digest(f, "sha256").hexdigest(), head, None
+
+
+class Pipeline:
+    def __init__(
+        self,
+        config: Config,
+        journal: Journal,
+        registry: Registry,
+        on_recheck: Callable[[str], None] = lambda path: None,
+        on_skipped: Callable[[str, os.stat_result], None] = lambda name, st: None,
+    ) -> None:
+        self.config = config
+        self.cfg = config.pipeline
+        self.journal = journal
+        self.registry = registry
+        self.paths = config.paths
+        # Plain strings on the hot path: pathlib's parsing was a tenth of a burst's CPU.
+        self.work_dir = os.path.join(self.paths.state, "work")
+        self.tmp_dir = os.path.join(self.paths.state, "tmp")
+        self.placer = Placer(self.paths, taken=journal.dests_in)
+        self.runner = IsolatedRunner(self.cfg.isolated_workers, self.cfg.timeout, self.cfg.memory_limit_mb)
+        self._on_recheck = on_recheck
+        self._on_skipped = on_skipped
+        # Fast lane: candidates to claim and work items to run, taken together by the same thread
+        # (every hand-off between threads costs a GIL switch, and a burst is made of hand-offs).
+        self._work: BatchQueue[Candidate | WorkItem] = BatchQueue()
+        # Risky or big files wait here for a child process, so they never hold up the fast lane.
+        self._slow: BatchQueue[WorkItem] = BatchQueue()
+        self._retry_heap: list[tuple[float, int, WorkItem]] = []
+        self._retry_lock = threading.Lock()
+        self._retry_wake = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._busy = 0
+        self._busy_lock = threading.Lock()
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.recover()
+        threads = [(self._retry_loop, "chute-retry")]
+        threads += [(self._work_loop, f"chute-worker-{i}") for i in range(self.cfg.workers)]
+        threads += [(self._slow_loop, f"chute-isolated-{i}") for i in range(self.cfg.isolated_workers)]
+        for target, name in threads:
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop taking new work; let in-flight files finish (or return to the queue) within `timeout`."""
+        self._stop.set()
+        self._work.close()
+        self._slow.close()
+        self._retry_wake.set()
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.1, deadline - time.monotonic()))
+        self.runner.close()
+        for t in self._threads:
+            t.join(1)
+
+    def alive(self) -> bool:
+        return bool(self._threads) and all(t.is_alive() for t in self._threads)
+
+    @property
+    def queue_depth(self) -> int:
+        return len(self._work) + len(self._slow) + len(self._retry_heap)
+
+    @property
+    def in_flight(self) -> int:
+        return self._busy
+
+    def idle(self) -> bool:
+        return self.queue_depth == 0 and self.in_flight == 0
+
+    def submit(self, candidates: list[Candidate]) -> None:
+        self._work.put_many(candidates)
+
+    # --- claim ---------------------------------------------------------------------------------
+
+    def _claim(self, batch: list[Candidate]) -> list[WorkItem]:
+        arrivals: list[Arrival] = []
+        seen: set[str] = set()
+        for c in batch:
+            if c.path in seen:
+                continue
+            seen.add(c.path)
+            try:
+                st = os.lstat(c.path)
+            except FileNotFoundError:
+                continue  # already claimed through another hint, or removed by its owner
+            if not stat.S_ISREG(st.st_mode):
+                if not c.ino:
+                    self._on_skipped(c.name, st)
+                continue
+            if c.ino and (st.st_ino, st.st_size, st.st_mtime_ns) != (c.ino, c.size, c.mtime_ns):
+                self._on_recheck(c.path)  # changed since it looked complete: let it settle again
+                continue
+            arrivals.append(Arrival(c.name, c.path, st.st_ino, st.st_size, c.seen_at))
+        if not arrivals:
+            return []
+        ids = self.journal.claim(arrivals)
+        items: list[WorkItem] = []
+        lost: list[tuple[int, str]] = []
+        for fid, a in zip(ids, arrivals, strict=True):
+            try:
+                move(a.src, os.path.join(self.work_dir, str(fid)))
+            except FileNotFoundError:
+                lost.append((fid, "removed from the inbox before it could be claimed"))
+                continue
+            except OSError as exc:
+                lost.append((fid, f"could not be moved out of the inbox: {exc.strerror or exc}"))
+                continue
+            items.append(WorkItem(fid, a.name, 0))
+        if lost:
+            self.journal.mark_vanished(lost)
+        return items
+
+    # --- process -------------------------------------------------------------------------------
+
+    def _work_loop(self) -> None:
+        self._lane_loop(self._work, BATCH)
+
+    def _slow_loop(self) -> None:
+        self._lane_loop(self._slow, 1)
+
+    def _lane_loop(self, queue: BatchQueue, most: int) -> None:
+        while not self._stop.is_set():
+            taken = queue.get_many(most, 0.2)
+            if not taken:
+                continue
+            candidates = [t for t in taken if isinstance(t, Candidate)]
+            items = [t for t in taken if not isinstance(t, Candidate)]
+            if candidates:
+                try:
+                    items += self._claim(candidates)
+                except Exception:
+                    log.exception(
+                        "claiming %d files failed; they stay in the inbox for the next scan", len(candidates)
+                    )
+            if not items:
+                continue
+            with self._busy_lock:
+                self._busy += len(items)
+            try:
+                self._run_batch(items)
+            except Exception:
+                log.exception("a batch of %d files failed unexpectedly; they will be recovered", len(items))
+                for item in items:
+                    self._requeue_later(item, 5.0)
+            finally:
+                with self._busy_lock:
+                    self._busy -= len(items)
+
+    def _run_batch(self, items: list[WorkItem]) -> None:
+        results: list[_Done] = []
+        for item in items:
+            if self._stop.is_set():
+                # Leave it queued in the journal: the next start picks it up from state/work.
+                continue
+            done = self._process(item)
+            if done is not None:
+                results.append(done)
+        if results:
+            self._place(results)
+
+    def _process(self, item: WorkItem) -> _Done | None:
+        path = os.path.join(self.work_dir, str(item.id))
+        prep = item.prepared
+        started = prep.started if prep else time.time()
+        t0 = prep.t0 if prep else time.perf_counter()
+        kind = size = sha = data = None
+        note = None
+        workdir = Path(self.tmp_dir, str(item.id))
+        try:
+            if prep is None:
+                try:
+                    size, sha, head, data = _read(path)
+                except PermissionError as exc:
+                    raise ProcessingError(
+                        "permission", f"cannot read the file: {exc.strerror}", transient=True
+                    ) from None
+                except FileNotFoundError:
+                    raise
+                except OSError as exc:
+                    raise ProcessingError(
+                        "io", f"cannot read the file: {exc.strerror or exc}", transient=True
+                    ) from None
+                choice = self.registry.choose(item.name, head)
+            else:
+                size, sha, choice = prep.size, prep.sha256, prep.choice
+            kind = choice.processor.kind
+            note = choice.note
+            dup_of = self.journal.find_done_by_sha(sha, item.id) if self.cfg.duplicates == "mark" else None
+            if dup_of is not None:
+                result = Result(meta={"duplicate_of": dup_of})
+                target = DUPLICATE
+            elif choice.processor.inline and size <= self.cfg.inline_max_bytes:
+                with prefetched(path, data):
+                    result = self._inline(choice.processor, Path(path), item.name, workdir)
+                target = DONE
+            elif prep is None:
+                item.prepared = _Prepared(size, sha, choice, started, t0)
+                self._slow.put_many([item])
+                return None
+            else:
+                workdir.mkdir(exist_ok=True)
+                result = self.runner.run(choice.processor, Path(path), item.name, workdir)
+                target = DONE
+            if note:
+                result.meta["note"] = note
+            duration = time.perf_counter() - t0
+            outcome = Outcome(
+                item.id,
+                target,
+                kind,
+                size,
+                sha,
+                result.meta,
+                None,
+                None,
+                started,
+                duration,
+                message=item.name,
+            )
+            return _Done(item, outcome, result.outputs)
+        except FileNotFoundError:
+            self.journal.mark_vanished([(item.id, "its working copy in state/work disappeared")])
+            return None
+        except ProcessingError as exc:
+            duration = time.perf_counter() - t0
+            if exc.kind == "empty":
+                size = 0
+            outcome = Outcome(
+                item.id,
+                FAILED,
+                kind,
+                size,
+                sha,
+                {"note": note} if note else {},
+                exc.kind,
+                exc.reason,
+                started,
+                duration,
+                message=f"{item.name}: {exc.reason}",
+            )
+            if exc.transient and item.attempts + 1 < self.cfg.max_attempts and not self._stop.is_set():
+                delay = self.cfg.retry_backoff * (2**item.attempts)
+                self.journal.schedule_retry(outcome, time.time() + delay)
+                self._requeue_later(WorkItem(item.id, item.name, item.attempts + 1), delay)
+                return None
+            if exc.kind == "stopped":
+                return None  # the engine is stopping; the file stays queued for the next start
+            return _Done(item, outcome, {})
+
+    def _inline(self, processor, path: Path, name: str, workdir: Path) -> Result:
+        needs_dir = processor.kind not in ("text", "json")
+        if needs_dir:
+            workdir.mkdir(exist_ok=True)
+        try:
+            return processor.process(path, name, workdir)
+        except ProcessingError:
+            raise
+        except MemoryError:
+            raise ProcessingError("memory", "ran out of memory") from None
+        except Exception as exc:
+            log.exception("processor %s raised on %r", processor.kind, name)
+            raise ProcessingError("crash", f"processor raised {type(exc).__name__}: {exc}") from None
+
+    # --- place ---------------------------------------------------------------------------------
+
+    def _place(self, results: list[_Done]) -> None:
+        now = time.time()
+        for r in results:
+            o = r.outcome
+            folder = self.placer.folder(o.target_state, o.kind, now)
+            suffix = ERROR_SUFFIX if o.target_state == FAILED else META_SUFFIX
+            o.dest = self.placer.reserve(folder, r.item.name, (suffix, *r.outputs))
+        try:
+            self.journal.begin_place([r.outcome for r in results])
+            for r in results:
+                self._put(r, now)
+            self.journal.finish_place([r.outcome for r in results])
+        finally:
+            for r in results:
+                if r.outputs:
+                    shutil.rmtree(os.path.join(self.tmp_dir, str(r.item.id)), ignore_errors=True)
+
+    def _put(self, r: _Done, now: float) -> None:
+        o = r.outcome
+        attempts = r.item.attempts + 1
+        if o.target_state == FAILED:
+            sidecar = (
+                ERROR_SUFFIX,
+                error_document(r.item.name, o.id, o.error_kind or "error", o.reason or "", attempts, now),
+            )
+        else:
+            record = {
+                "id": o.id,
+                "name": r.item.name,
+                "kind": o.kind,
+                "state": o.target_state,
+                "size": o.size,
+                "sha256": o.sha256,
+                "processed_at": now,
+                "duration_seconds": round(o.duration, 6),
+                "attempts": attempts,
+                "outputs": [os.path.basename(o.dest) + s for s in r.outputs],
+            }
+            sidecar = (META_SUFFIX, meta_document(record, o.encoded_meta()))
+        self.placer.put(os.path.join(self.work_dir, str(o.id)), o.dest, sidecar, r.outputs)
+
+    # --- retries -------------------------------------------------------------------------------
+
+    def _requeue_later(self, item: WorkItem, delay: float) -> None:
+        with self._retry_lock:
+            heapq.heappush(self._retry_heap, (time.monotonic() + delay, item.id, item))
+        self._retry_wake.set()
+
+    def _retry_loop(self) -> None:
+        while not self._stop.is_set():
+            with self._retry_lock:
+                due: list[WorkItem] = []
+                now = time.monotonic()
+                while self._retry_heap and self._retry_heap[0][0] <= now:
+                    due.append(heapq.heappop(self._retry_heap)[2])
+                wait = self._retry_heap[0][0] - now if self._retry_heap else 1.0
+            for item in due:
+                self.journal.mark_queued(item.id)
+            if due:
+                self._work.put_many(due)
+            self._retry_wake.wait(min(max(wait, 0.01), 1.0))
+            self._retry_wake.clear()
+
+    def retry(self, ids: list[int]) -> RetryResult:
+        """Put failed files back through the pipeline (by id only: no client path reaches the disk)."""
+        wanted = list(dict.fromkeys(ids))
+        moved = self.journal.request_retry(wanted)
+        ok = {fid for fid, _, _ in moved}
+        skipped = {fid: "not found or not failed" for fid in wanted if fid not in ok}
+        items: list[WorkItem] = []
+        lost: list[tuple[int, str]] = []
+        for fid, name, src in moved:
+            if self._reclaim(fid, src, None):
+                items.append(WorkItem(fid, name, 0))
+            else:
+                lost.append((fid, f"its failed copy {src} is gone"))
+        if lost:
+            self.journal.mark_vanished(lost)
+            for fid, why in lost:
+                ok.discard(fid)
+                skipped[fid] = why
+        self._work.put_many(items)
+        return RetryResult(retried=sorted(ok), skipped=skipped)
+
+    def _reclaim(self, fid: int, src: str, ino: int | None) -> bool:
+        """Bring a file back into state/work/<id> from where the journal says it was."""
+        work = os.path.join(self.work_dir, str(fid))
+        if os.path.exists(work):
+            return True
+        try:
+            st = os.lstat(src)
+        except FileNotFoundError:
+            return False
+        if not stat.S_ISREG(st.st_mode) or (ino is not None and st.st_ino != ino):
+            return False
+        move(src, work)
+        Placer.remove_companions(src, (ERROR_SUFFIX,))
+        return True
+
+    # --- recovery ------------------------------------------------------------------------------
+
+    def recover(self) -> None:
+        """Finish or redo whatever a previous run left half done (called before anything starts)."""
+        shutil.rmtree(self.tmp_dir, ignore_errors=True)
+        os.makedirs(self.tmp_dir, exist_ok=True)
+        os.makedirs(self.work_dir, exist_ok=True)
+        rows = self.journal.active()
+        requeue: list[WorkItem] = []
+        lost: list[tuple[int, str]] = []
+        finished: list[Outcome] = []
+        for row in rows:
+            work = os.path.join(self.work_dir, str(row.id))
+            if row.state == PLACING and row.dest:
+                if not os.path.exists(work) and os.path.lexists(row.dest):
+                    finished.append(self._recovered_outcome(row))
+                    continue
+                # Not moved yet: drop any companions it wrote and process it again from scratch.
+                Placer.remove_companions(row.dest, (META_SUFFIX, ERROR_SUFFIX, *OUTPUT_SUFFIXES))
+                self.journal.mark_queued(row.id)
+            if row.state in (QUEUED, RETRYING, PLACING):
+                if self._reclaim(row.id, row.src, row.src_ino):
+                    requeue.append(WorkItem(row.id, row.name, row.attempts))
+                else:
+                    lost.append(
+                        (row.id, f"lost before processing: neither state/work/{row.id} nor {row.src} exists")
+                    )
+        if finished:
+            self.journal.finish_place(finished)
+        if lost:
+            self.journal.mark_vanished(lost)
+        known = {str(r.id) for r in rows}
+        for entry in os.scandir(self.work_dir):
+            if entry.name not in known:
+                log.warning("state/work/%s is not in the journal; leaving it for inspection", entry.name)
+        if rows:
+            self.journal.add_event(
+                "recovered",
+                f"recovery: {len(requeue)} requeued, {len(finished)} finished, {len(lost)} lost",
+                data={"requeued": len(requeue), "finished": len(finished), "lost": len(lost)},
+            )
+        self._work.put_many(requeue)
+
+    @staticmethod
+    def _recovered_outcome(row) -> Outcome:
+        import json
+
+        return Outcome(
+            id=row.id,
+            target_state=row.target_state or DONE,
+            kind=None,
+            size=None,
+            sha256=None,
+            meta=json.loads(row.meta) if row.meta else {},
+            error_kind=row.error_kind,
+            reason=row.reason,
+            started_at=time.time(),
+            duration=0.0,
+            dest=row.dest,
+            message=f"{row.name} (placement finished after a restart)",
+        )

@@ -1,0 +1,161 @@
+"""Where results go, under names that never overwrite anything.
+
+processed/<kind>/<YYYY-MM-DD>/<name> with <name>.meta.json (and outputs such as
+<name>.normalized.csv) beside it; failed/<YYYY-MM-DD>/<name> with <name>.error.txt.
+A name is free only when the name and every companion it needs are free on disk and not
+reserved by a placement in flight; otherwise "stem (n).ext" is tried.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path, PurePath
+from typing import Any
+
+from .config import Paths
+
+META_SUFFIX = ".meta.json"
+ERROR_SUFFIX = ".error.txt"
+NAME_MAX = 255
+DUPLICATES_FOLDER = "duplicates"
+
+
+def fit_name(name: str, room: int) -> str:
+    """Shorten the stem so that name plus `room` bytes of suffixes fits in NAME_MAX."""
+    if len(os.fsencode(name)) + room <= NAME_MAX:
+        return name
+    p = PurePath(name)
+    ext = p.suffix if len(os.fsencode(p.suffix)) < 32 else ""
+    stem = name[: len(name) - len(ext)] if ext else name
+    while stem and len(os.fsencode(stem + "…" + ext)) + room > NAME_MAX:
+        stem = stem[:-1]
+    return stem + "…" + ext
+
+
+def numbered(name: str, n: int) -> str:
+    p = PurePath(name)
+    ext = p.suffix if p.stem else ""
+    stem = name[: len(name) - len(ext)] if ext else name
+    return f"{stem} ({n}){ext}"
+
+
+def move(src: Path | str, dst: Path | str) -> None:
+    """Rename, or copy-then-unlink across filesystems (the copy lands under a temp name first)."""
+    try:
+        os.rename(src, dst)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        tmp = f"{dst}.chute-partial"
+        shutil.copy2(src, tmp)
+        os.replace(tmp, dst)
+        os.unlink(src)
+
+
+class Placer:
+    def __init__(self, paths: Paths, taken: Callable[[str], list[str]] = lambda folder: []) -> None:
+        self.paths = paths
+        # Names the journal holds for a folder (their files may since have been removed by an
+        # operator or retention, but the journal row still owns the name).
+        self._journal_names = taken
+        self._lock = threading.Lock()
+        # folder -> names present or reserved: listed once per folder, then kept up to date, so a
+        # reservation costs one stat instead of one per companion file.
+        self._names: dict[str, set[str]] = {}
+        self._next_n: dict[str, int] = {}
+
+    def folder(self, target_state: str, kind: str | None, when: float) -> str:
+        day = time.strftime("%Y-%m-%d", time.localtime(when))
+        if target_state == "failed":
+            return os.path.join(self.paths.failed, day)
+        if target_state == "duplicate":
+            return os.path.join(self.paths.processed, DUPLICATES_FOLDER, day)
+        return os.path.join(self.paths.processed, kind or "unknown", day)
+
+    def _known(self, folder: str) -> set[str]:
+        names = self._names.get(folder)
+        if names is None:
+            os.makedirs(folder, exist_ok=True)
+            names = set(os.listdir(folder))
+            names.update(os.path.basename(d) for d in self._journal_names(folder))
+            self._names[folder] = names
+        return names
+
+    def reserve(self, folder: str, name: str, suffixes: tuple[str, ...]) -> str:
+        """Pick a destination path for `name` in `folder` that collides with nothing."""
+        room = max((len(os.fsencode(s)) for s in suffixes), default=0) + 8
+        name = fit_name(name, room)
+        key = f"{folder}/{name}"
+        with self._lock:
+            names = self._known(folder)
+            n = self._next_n.get(key, 0)
+            while True:
+                candidate = name if n == 0 else numbered(name, n)
+                wanted = [candidate + s for s in ("", *suffixes)]
+                # The stat guards against files someone else put there since we listed the folder.
+                if not any(w in names for w in wanted) and not os.path.lexists(
+                    os.path.join(folder, candidate)
+                ):
+                    break
+                n += 1
+            self._next_n[key] = n + 1
+            names.update(wanted)
+            return os.path.join(folder, candidate)
+
+    @staticmethod
+    def write_new(dest: str, text: str) -> None:
+        """Create a companion file; never replaces anything (O_EXCL)."""
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            os.write(fd, text.encode("utf-8"))
+        finally:
+            os.close(fd)
+
+    def put(self, work: str, dest: str, sidecar: tuple[str, str], outputs: dict[str, Path]) -> None:
+        """Outputs, then the sidecar, then the original last: recovery keys on where the original is.
+
+        A crash before the original moves leaves the row `placing` with its original in
+        state/work; recovery deletes these companions and processes the file again.
+        """
+        for suffix, src in outputs.items():
+            move(src, dest + suffix)
+        self.write_new(dest + sidecar[0], sidecar[1])
+        move(work, dest)
+
+    @staticmethod
+    def remove_companions(dest: str, suffixes: tuple[str, ...]) -> None:
+        for suffix in suffixes:
+            try:
+                os.unlink(dest + suffix)
+            except FileNotFoundError:
+                pass
+
+
+encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
+
+def meta_document(record: dict[str, Any], found_json: str) -> str:
+    """The sidecar: the record plus what the processor found, already encoded for the journal.
+
+    One line made by the C encoder (json.dumps with `indent` falls back to pure Python, which
+    was a third of a burst's CPU); `jq . name.meta.json` shows it laid out.
+    """
+    return encode(record)[:-1] + ', "found": ' + found_json + "}\n"
+
+
+def error_document(name: str, file_id: int, error_kind: str, reason: str, attempts: int, when: float) -> str:
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(when))
+    return (
+        f"chute could not process {name!r}.\n\n"
+        f"Why: {reason}\n"
+        f"Error kind: {error_kind}\n"
+        f"Attempts: {attempts}\n"
+        f"When: {stamp}\n"
+        f"File id: {file_id} (fix the cause, then `chute retry {file_id}` or press r in the console)\n"
+    )

@@ -1,0 +1,63 @@
+"""The processor interface: a file in, metadata and optional output files out."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+
+class ProcessingError(Exception):
+    """A file cannot be processed. `kind` is a short machine word, `reason` says why in words.
+
+    Permanent errors (corrupt, unsupported, empty, ...) fail the file at once; transient ones
+    (I/O, permission) are retried with backoff.
+    """
+
+    def __init__(self, kind: str, reason: str, *, transient: bool = False) -> None:
+        super().__init__(f"{kind}: {reason}")
+        self.kind = kind
+        self.reason = reason
+        self.transient = transient
+
+
+@dataclass
+class Result:
+    meta: dict[str, Any]
+    # suffix appended to the placed name -> a file the processor wrote in its workdir
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Processor(Protocol):
+    kind: ClassVar[str]
+    extensions: ClassVar[frozenset[str]]  # lower-case, with the dot
+    # True when small inputs are safe to run in the engine's own threads; False sends every
+    # file of this kind to a child process (timeouts and memory limits apply there).
+    inline: ClassVar[bool]
+
+    def process(self, path: Path, name: str, workdir: Path) -> Result: ...
+
+
+_prefetch = threading.local()
+
+
+@contextmanager
+def prefetched(path: str, data: bytes | None) -> Iterator[None]:
+    """Let read_input() return bytes the engine already read (to hash them) without a second read."""
+    _prefetch.item = (str(path), data) if data is not None else None
+    try:
+        yield
+    finally:
+        _prefetch.item = None
+
+
+def read_input(path: Path) -> bytes:
+    """A processor's way to read its whole input: free when the engine has it in memory already."""
+    item = getattr(_prefetch, "item", None)
+    if item is not None and item[0] == str(path):
+        return item[1]
+    return Path(path).read_bytes()
