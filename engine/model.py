@@ -129,7 +129,7 @@ def from_dict(cls: type, data: Any) -> Any:
         return data
     hints = {f.name: f.type for f in dataclasses.fields(cls)}
     kwargs = {}
-    for name, hint in hints.items():
+    for name in hints:
         if name not in data:
             continue
         value = data[name]
