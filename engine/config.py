@@ -215,11 +215,14 @@ def _paths_from(table: Any, base: Path) -> Paths:
             raise ConfigError(f"paths.{key}", f"unknown key (known: {', '.join(allowed)})")
         if not isinstance(value, str) or not value:
             raise ConfigError(f"paths.{key}", f"must be a non-empty path string (got {value!r})")
-    root = (base / os.path.expanduser(table.get("root", "."))).absolute()
+
+    def resolve(parent: Path, value: str) -> Path:
+        return Path(os.path.normpath(parent / os.path.expanduser(value))).absolute()
+
+    root = resolve(base, table.get("root", "."))
     default = Paths.under(root)
     chosen = {
-        name: (root / os.path.expanduser(table[name])).absolute() if name in table else getattr(default, name)
-        for name in FOLDERS
+        name: resolve(root, table[name]) if name in table else getattr(default, name) for name in FOLDERS
     }
     return Paths(root=root, **chosen)
 

@@ -8,6 +8,7 @@ which WAL lets run beside the writer.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -144,6 +145,37 @@ class Outcome:
 _encode = json.JSONEncoder(default=str).encode
 
 
+def db_path(value: str | None) -> str | bytes | None:
+    """Names and paths as SQLite can hold them: TEXT when valid UTF-8, else the raw bytes.
+
+    Linux file names are bytes; Python keeps undecodable ones as surrogate escapes, which
+    SQLite's TEXT cannot store. BLOBs keep them exactly, so the file can always be found again.
+    """
+    if value is None:
+        return None
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        return os.fsencode(value)
+
+
+def py_path(value: str | bytes | None) -> str | None:
+    return os.fsdecode(value) if isinstance(value, bytes) else value
+
+
+def display(name: str) -> str:
+    """A name fit for messages, logs and JSON: undecodable bytes become U+FFFD."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _file_record(row: tuple) -> FileRecord:
+    r = list(row)
+    r[1] = py_path(r[1])
+    r[14] = py_path(r[14])
+    return FileRecord(*r)
+
+
 class JournalError(RuntimeError):
     pass
 
@@ -258,14 +290,14 @@ class Journal:
                 "INSERT INTO files(id, name, src, src_ino, state, size, arrived_at, updated_at) "
                 "VALUES (?,?,?,?,?,?,?,?)",
                 [
-                    (first + i, a.name, a.src, a.ino, QUEUED, a.size, a.arrived_at, now)
+                    (first + i, db_path(a.name), db_path(a.src), a.ino, QUEUED, a.size, a.arrived_at, now)
                     for i, a in enumerate(arrivals)
                 ],
             )
             ids = list(range(first, first + len(arrivals)))
             c.executemany(
                 "INSERT INTO events(ts, type, file_id, message, data) VALUES (?,?,?,?,?)",
-                [(now, "arrived", fid, a.name, None) for fid, a in zip(ids, arrivals, strict=True)],
+                [(now, "arrived", fid, display(a.name), None) for fid, a in zip(ids, arrivals, strict=True)],
             )
         return ids
 
@@ -287,7 +319,7 @@ class Journal:
                         o.error_kind,
                         o.reason,
                         o.duration,
-                        o.dest,
+                        db_path(o.dest),
                         now,
                         o.id,
                     )
@@ -323,7 +355,13 @@ class Journal:
             c.executemany(
                 "INSERT INTO events(ts, type, file_id, message, data) VALUES (?,?,?,?,?)",
                 [
-                    (now, o.target_state, o.id, o.message, _encode({"dest": o.dest, "kind": o.kind}))
+                    (
+                        now,
+                        o.target_state,
+                        o.id,
+                        display(o.message),
+                        _encode({"dest": display(o.dest or ""), "kind": o.kind}),
+                    )
                     for o in outcomes
                 ],
             )
@@ -334,7 +372,7 @@ class Journal:
             c.execute(
                 "UPDATE files SET state=?, attempts=attempts+1, error_kind=?, reason=?, next_attempt_at=?, "
                 "updated_at=? WHERE id=?",
-                (RETRYING, o.error_kind, o.reason, next_at, now, o.id),
+                (RETRYING, o.error_kind, display(o.reason or ""), next_at, now, o.id),
             )
             c.execute(
                 "INSERT INTO attempts(file_id, n, started_at, finished_at, outcome, error_kind, reason, duration) "
@@ -364,11 +402,11 @@ class Journal:
         with self._tx() as c:
             c.executemany(
                 "UPDATE files SET state=?, reason=?, finished_at=?, updated_at=? WHERE id=?",
-                [(VANISHED, why, now, now, fid) for fid, why in items],
+                [(VANISHED, display(why), now, now, fid) for fid, why in items],
             )
             c.executemany(
                 "INSERT INTO events(ts, type, file_id, message, data) VALUES (?,?,?,?,?)",
-                [(now, "vanished", fid, why, None) for fid, why in items],
+                [(now, "vanished", fid, display(why), None) for fid, why in items],
             )
 
     def request_retry(self, ids: list[int]) -> list[tuple[int, str, str]]:
@@ -387,9 +425,9 @@ class Journal:
                 )
                 c.execute(
                     "INSERT INTO events(ts, type, file_id, message, data) VALUES (?,?,?,?,?)",
-                    (now, "retry_requested", fid, row[0], None),
+                    (now, "retry_requested", fid, display(py_path(row[0])), None),
                 )
-                done.append((fid, row[0], row[1]))
+                done.append((fid, py_path(row[0]), py_path(row[1])))
         return done
 
     def set_kv(self, key: str, value: str) -> None:
@@ -412,7 +450,7 @@ class Journal:
             f"meta, error_kind, reason FROM files WHERE state IN ({marks}) ORDER BY id",
             ACTIVE_STATES,
         ).fetchall()
-        return [ActiveRow(*r) for r in rows]
+        return [ActiveRow(r[0], py_path(r[1]), py_path(r[2]), *r[3:6], py_path(r[6]), *r[7:]) for r in rows]
 
     def dests_in(self, folder: str) -> list[str]:
         """Destinations the journal holds directly inside `folder`."""
@@ -477,14 +515,14 @@ class Journal:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY id DESC LIMIT ?"
         args.append(limit)
-        return [FileRecord(*r) for r in self._r.execute(sql, args).fetchall()]
+        return [_file_record(r) for r in self._r.execute(sql, args).fetchall()]
 
     def file(self, file_id: int) -> tuple[FileRecord, dict[str, Any]] | None:
         row = self._r.execute(f"SELECT {FILE_COLUMNS}, meta FROM files WHERE id=?", (file_id,)).fetchone()
         if row is None:
             return None
         meta = json.loads(row[-1]) if row[-1] else {}
-        return FileRecord(*row[:-1]), meta
+        return _file_record(row[:-1]), meta
 
     def attempts(self, file_id: int) -> list[Attempt]:
         rows = self._r.execute(

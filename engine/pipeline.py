@@ -29,7 +29,7 @@ from typing import Generic, TypeVar
 
 from .config import Config
 from .isolation import IsolatedRunner
-from .journal import Arrival, Journal, Outcome
+from .journal import Arrival, Journal, Outcome, display
 from .model import DONE, DUPLICATE, FAILED, PLACING, QUEUED, RETRYING, RetryResult
 from .placement import ERROR_SUFFIX, META_SUFFIX, Placer, error_document, meta_document, move
 from .processors import ProcessingError, Registry, Result
@@ -134,6 +134,7 @@ class Pipeline:
         self.runner = IsolatedRunner(self.cfg.isolated_workers, self.cfg.timeout, self.cfg.memory_limit_mb)
         self._on_recheck = on_recheck
         self._on_skipped = on_skipped
+        self._unclaimable: set[tuple[str, int]] = set()
         # Fast lane: candidates to claim and work items to run, taken together by the same thread
         # (every hand-off between threads costs a GIL switch, and a burst is made of hand-offs).
         self._work: BatchQueue[Candidate | WorkItem] = BatchQueue()
@@ -190,6 +191,23 @@ class Pipeline:
         self._work.put_many(candidates)
 
     # --- claim ---------------------------------------------------------------------------------
+
+    def _claim_safely(self, batch: list[Candidate]) -> list[WorkItem]:
+        """Claim a batch; if it fails, claim one by one so a single odd file cannot block the rest."""
+        try:
+            return self._claim(batch)
+        except Exception:
+            if len(batch) == 1:
+                c = batch[0]
+                key = (c.path, c.ino)
+                if key not in self._unclaimable:
+                    self._unclaimable.add(key)
+                    log.exception("cannot claim %r; it stays in the inbox", c.name)
+                return []
+        items: list[WorkItem] = []
+        for c in batch:
+            items += self._claim_safely([c])
+        return items
 
     def _claim(self, batch: list[Candidate]) -> list[WorkItem]:
         arrivals: list[Arrival] = []
@@ -410,7 +428,7 @@ class Pipeline:
         else:
             record = {
                 "id": o.id,
-                "name": r.item.name,
+                "name": display(r.item.name),
                 "kind": o.kind,
                 "state": o.target_state,
                 "size": o.size,
@@ -418,7 +436,7 @@ class Pipeline:
                 "processed_at": now,
                 "duration_seconds": round(o.duration, 6),
                 "attempts": attempts,
-                "outputs": [os.path.basename(o.dest) + s for s in r.outputs],
+                "outputs": [display(os.path.basename(o.dest) + s) for s in r.outputs],
             }
             sidecar = (META_SUFFIX, meta_document(record, o.encoded_meta()))
         self.placer.put(os.path.join(self.work_dir, str(o.id)), o.dest, sidecar, r.outputs)

@@ -34,6 +34,17 @@ def _utf16_without_bom(data: bytes) -> str | None:
 
 def decode(data: bytes) -> tuple[str, str]:
     """Return (text, encoding name) or raise ProcessingError saying why the bytes are not text."""
+    text, name = _decode(data)
+    nul = text.find("\x00")
+    if nul >= 0:
+        # NUL is valid UTF-8, but no text file holds one: this is binary content.
+        where = data.find(b"\x00") if name.startswith("utf-8") else nul
+        unit = "offset" if name.startswith("utf-8") else "character"
+        raise ProcessingError("binary", f"binary content, not text: NUL at {unit} {where}")
+    return text, name
+
+
+def _decode(data: bytes) -> tuple[str, str]:
     for bom, name in _BOMS:
         if data.startswith(bom):
             try:
@@ -55,7 +66,7 @@ def decode(data: bytes) -> tuple[str, str]:
                 return data.decode(guess), guess
             except UnicodeDecodeError:
                 pass
-        raise ProcessingError("binary", f"binary content, not text: NUL byte at offset {nul}")
+        raise ProcessingError("binary", f"binary content, not text: NUL at offset {nul}")
     from charset_normalizer import from_bytes
 
     best = from_bytes(data[:262_144]).best()
