@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import shutil
 import threading
 import time
 from typing import Any
@@ -19,15 +20,20 @@ from .journal import Journal
 from .model import (
     ACTIVE_STATES,
     STATES,
+    Alert,
     Event,
     FileDetail,
     FilePage,
+    Health,
+    MinutePoint,
     RetryResult,
     Snapshot,
+    worst,
 )
+from .monitor import Collector
 from .pipeline import Pipeline
 from .processors import Registry
-from .stats import quantiles
+from .stats import DURATION_BUCKETS, DurationHistograms, per_minute, quantiles
 from .watcher import Watcher
 
 log = logging.getLogger(__name__)
@@ -49,6 +55,10 @@ class Engine:
         self._lock_fd: int | None = None
         self._running = False
         self._extras: list[Any] = []  # services started with the engine (server, scheduler...)
+        # HTTP request metrics: filled by the server's monitor, read by the console and /metrics.
+        self.requests = Collector()
+        self.durations = DurationHistograms()
+        self.health_limits = {"queue_warn": 10_000, "disk_warn_bytes": 1 << 30, "disk_fail_bytes": 100 << 20}
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -61,7 +71,11 @@ class Engine:
         self._take_lock()
         self.journal = Journal(paths.state / "journal.sqlite")
         self.started_at = time.time()
+        self.durations.seed(self.journal.duration_buckets(DURATION_BUCKETS))
         self.pipeline = Pipeline(self.config, self.journal, self.registry)
+        self.pipeline.on_finished.append(
+            lambda outcomes: self.durations.observe_many([(o.kind, o.duration) for o in outcomes if o.kind])
+        )
         self.watcher = Watcher(paths.inbox, self.config.watcher, self.pipeline.submit, self._skipped)
         self.pipeline._on_recheck = self.watcher.recheck
         self.pipeline._on_skipped = self.watcher.report
@@ -84,6 +98,8 @@ class Engine:
             self._release_lock()
             return
         self._running = False
+        if self.journal:
+            self.journal.interrupt_waiters()
         for service in reversed(self._extras):
             try:
                 service.stop()
@@ -204,6 +220,71 @@ class Engine:
 
     def last_event_id(self) -> int:
         return self._j().last_event_id
+
+    def history(self, minutes: int = 60) -> list[MinutePoint]:
+        """Per-minute series for sparklines, oldest first: files, failures, latencies, HTTP."""
+        if not 1 <= minutes <= 1440:
+            raise ValueError(f"minutes must be between 1 and 1440 (got {minutes})")
+        now = time.time()
+        since = (int(now // 60) - minutes + 1) * 60
+        files = per_minute(self._j().finished_rows(since), minutes, now)
+        http = {p["minute"]: p for p in self.requests.history(minutes)}
+        out = []
+        for point in files:
+            h = http.get(point["minute"], {})
+            out.append(
+                MinutePoint(
+                    **point,
+                    http_requests=h.get("count", 0),
+                    http_errors=h.get("errors", 0),
+                    http_p95=h.get("p95"),
+                )
+            )
+        return out
+
+    def health(self) -> Health:
+        """health+json checks: watcher, journal, queue, disk, scans, and the HTTP monitor."""
+        checks: dict[str, list[dict[str, Any]]] = {}
+        now = time.time()
+        alive = bool(self.watcher and self.watcher.alive() and self.pipeline and self.pipeline.alive())
+        checks["watcher:alive"] = [{"status": "pass" if alive else "fail", "observedValue": alive}]
+        writable = bool(self.journal and self.journal.writable())
+        checks["journal:writable"] = [{"status": "pass" if writable else "fail", "observedValue": writable}]
+        depth = self.pipeline.queue_depth if self.pipeline else 0
+        checks["queue:depth"] = [
+            {"status": "warn" if depth > self.health_limits["queue_warn"] else "pass", "observedValue": depth}
+        ]
+        try:
+            free = shutil.disk_usage(self.config.paths.inbox).free
+            disk = (
+                "fail"
+                if free < self.health_limits["disk_fail_bytes"]
+                else "warn"
+                if free < self.health_limits["disk_warn_bytes"]
+                else "pass"
+            )
+        except OSError:
+            free, disk = None, "fail"
+        checks["disk:free"] = [{"status": disk, "observedValue": free, "observedUnit": "bytes"}]
+        last_scan = self.watcher.last_scan_at if self.watcher else None
+        age = now - last_scan if last_scan else None
+        limit = 3 * self.config.watcher.scan_interval + 5
+        scan = "pass" if age is not None and age <= limit else "warn"
+        checks["scan:age"] = [{"status": scan, "observedValue": age, "observedUnit": "s"}]
+        checks.update(self.requests.health()["checks"])
+        return Health(status=worst([c[0]["status"] for c in checks.values()]), checks=checks)
+
+    def alerts(self, limit: int = 100, unread_only: bool = False, before: int | None = None) -> list[Alert]:
+        import json
+
+        rows = self._j().alerts(limit=limit, unread_only=unread_only, before=before)
+        return [
+            Alert(i, ts, kind, sev, title, body, count, bool(read), json.loads(data) if data else {})
+            for i, ts, kind, sev, title, body, count, read, data in rows
+        ]
+
+    def mark_alert_read(self, alert_id: int, read: bool = True) -> bool:
+        return self._j().mark_alert_read(alert_id, read)
 
     def wait_idle(self, timeout: float = 30.0, settle: float = 0.3) -> bool:
         """Block until nothing is pending anywhere for `settle` seconds (tests and demos)."""

@@ -71,13 +71,29 @@ def engine_config(args: argparse.Namespace) -> Config:
 def build_engine(config: Config) -> Engine:
     engine = Engine(config)
     if config.server.enabled:
-        try:
-            from .server.service import ServerService
-        except ImportError:  # the server arrives with its own module
-            log.warning("HTTP server not available in this build")
-        else:
-            engine.add_service(ServerService(engine))
+        from .server import ServerService
+
+        engine.add_service(ServerService(engine))
     return engine
+
+
+def announce_server(engine: Engine) -> None:
+    """Say where the API is and how to get the token, without ever logging the token itself."""
+    server = next((s for s in engine._extras if hasattr(s, "token_source")), None)
+    if server is None:
+        return
+    if server.token_source == "env":
+        log.info("API on %s; token from CHUTE_TOKEN", server.url)
+    else:
+        log.info(
+            "API on %s; token in %s: export CHUTE_TOKEN=$(cat %s)",
+            server.url,
+            server.token_source,
+            server.token_source,
+        )
+    if sys.stderr.isatty():
+        # A terminal is not a log: show the value so the operator can copy it.
+        print(f"\n  chute attach {server.url} --token {server.token}\n", file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
         engine.stop()
         return 1
     log.info("engine %s running; inbox %s", config.name, config.paths.inbox)
+    announce_server(engine)
     try:
         while not stop.wait(1.0):
             pass

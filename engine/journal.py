@@ -30,7 +30,7 @@ from .model import (
     FileRecord,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Each entry upgrades the schema from version i to i+1; never edit one that has shipped.
 MIGRATIONS: list[str] = [
@@ -83,6 +83,31 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX events_file ON events(file_id);
     CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+    """
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        ts REAL NOT NULL,
+        kind TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        title TEXT NOT NULL,
+        body TEXT NOT NULL,
+        group_key TEXT,
+        count INTEGER NOT NULL DEFAULT 1,
+        read INTEGER NOT NULL DEFAULT 0,
+        data TEXT
+    );
+    CREATE INDEX alerts_read ON alerts(read, id);
+    CREATE TABLE jobs (
+        name TEXT PRIMARY KEY,
+        last_started_at REAL,
+        last_finished_at REAL,
+        last_outcome TEXT,
+        last_duration REAL,
+        last_message TEXT,
+        runs INTEGER NOT NULL DEFAULT 0,
+        failures INTEGER NOT NULL DEFAULT 0
+    );
     """,
 ]
 
@@ -188,6 +213,7 @@ class Journal:
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._closed = False
+        self._interrupted = False
         self.last_event_id = 0
         self._event_cond = threading.Condition()
         try:
@@ -481,13 +507,105 @@ class Journal:
             (limit,),
         ).fetchall()
 
-    def per_minute(self, since: float) -> list[tuple[int, float, float | None]]:
-        """(minute start, finished_at, latency) for files finished since `since`."""
+    def finished_rows(self, since: float) -> list[tuple[str, float, float | None, float | None]]:
+        """(state, finished_at, latency, duration) of files finished since `since`."""
         return self._r.execute(
-            "SELECT state, finished_at, latency FROM files WHERE finished_at >= ? AND state IN "
+            "SELECT state, finished_at, latency, duration FROM files WHERE finished_at >= ? AND state IN "
             "('done','failed','duplicate')",
             (since,),
         ).fetchall()
+
+    def duration_buckets(self, bounds: tuple[float, ...]) -> list[tuple[str, int, int, float]]:
+        """(kind, bucket index, count, sum) over every processed file, bucketed by SQLite."""
+        case = " ".join(f"WHEN duration <= {b!r} THEN {i}" for i, b in enumerate(bounds))
+        return self._r.execute(
+            f"SELECT kind, CASE {case} ELSE {len(bounds)} END AS b, count(*), sum(duration) FROM files "
+            "WHERE duration IS NOT NULL AND kind IS NOT NULL AND state IN ('done','failed','duplicate') "
+            "GROUP BY kind, b"
+        ).fetchall()
+
+    def writable(self) -> bool:
+        try:
+            with self._lock:
+                self._w.execute("BEGIN IMMEDIATE")
+                self._w.execute("ROLLBACK")
+            return True
+        except sqlite3.Error:
+            return False
+
+    # --- alerts and jobs (the scheduler and notifiers write these) -----------------------------
+
+    def add_alert(
+        self,
+        kind: str,
+        severity: str,
+        title: str,
+        body: str,
+        group_key: str | None = None,
+        count: int = 1,
+        data: dict | None = None,
+    ) -> int:
+        with self._tx() as c:
+            cur = c.execute(
+                "INSERT INTO alerts(ts, kind, severity, title, body, group_key, count, data) VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    time.time(),
+                    kind,
+                    severity,
+                    display(title),
+                    display(body),
+                    group_key,
+                    count,
+                    _encode(data) if data else None,
+                ),
+            )
+            return cur.lastrowid
+
+    def alerts(self, limit: int = 100, unread_only: bool = False, before: int | None = None) -> list[tuple]:
+        where, args = [], []
+        if unread_only:
+            where.append("read = 0")
+        if before is not None:
+            where.append("id < ?")
+            args.append(before)
+        sql = "SELECT id, ts, kind, severity, title, body, count, read, data FROM alerts"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return self._r.execute(sql + " ORDER BY id DESC LIMIT ?", [*args, limit]).fetchall()
+
+    def mark_alert_read(self, alert_id: int, read: bool = True) -> bool:
+        with self._tx() as c:
+            return c.execute("UPDATE alerts SET read=? WHERE id=?", (int(read), alert_id)).rowcount == 1
+
+    def unread_alerts(self) -> int:
+        return self._r.execute("SELECT count(*) FROM alerts WHERE read = 0").fetchone()[0]
+
+    def job_started(self, name: str, at: float) -> None:
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO jobs(name, last_started_at) VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET last_started_at=excluded.last_started_at",
+                (name, at),
+            )
+
+    def job_finished(self, name: str, at: float, outcome: str, duration: float, message: str) -> None:
+        with self._tx() as c:
+            c.execute(
+                "UPDATE jobs SET last_finished_at=?, last_outcome=?, last_duration=?, last_message=?, "
+                "runs=runs+1, failures=failures+? WHERE name=?",
+                (at, outcome, duration, display(message), int(outcome != "ok"), name),
+            )
+            c.execute(
+                "INSERT INTO events(ts, type, file_id, message, data) VALUES (?,?,?,?,?)",
+                (at, f"job_{outcome}", None, display(f"{name}: {message}"), _encode({"job": name})),
+            )
+
+    def jobs(self) -> dict[str, tuple]:
+        rows = self._r.execute(
+            "SELECT name, last_started_at, last_finished_at, last_outcome, last_duration, last_message, runs, "
+            "failures FROM jobs"
+        ).fetchall()
+        return {r[0]: r[1:] for r in rows}
 
     def files(
         self,
@@ -546,11 +664,17 @@ class Journal:
             ).fetchall()
         return [Event(i, ts, t, f, m, json.loads(d) if d else {}) for i, ts, t, f, m, d in rows]
 
+    def interrupt_waiters(self) -> None:
+        """Wake every long-poll now (the engine is stopping)."""
+        with self._event_cond:
+            self._interrupted = True
+            self._event_cond.notify_all()
+
     def wait_events(self, since: int, timeout: float) -> bool:
         """Block until an event newer than `since` exists (or timeout); True if there is one."""
         deadline = time.monotonic() + timeout
         with self._event_cond:
-            while self.last_event_id <= since and not self._closed:
+            while self.last_event_id <= since and not self._closed and not self._interrupted:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False

@@ -107,6 +107,38 @@ class Snapshot:
 
 
 @dataclass(frozen=True)
+class Alert:
+    id: int
+    ts: float
+    kind: str  # files_failed | job_failed | health | http_errors | notifier
+    severity: str  # info | warning | critical
+    title: str
+    body: str
+    count: int
+    read: bool
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MinutePoint:
+    minute: float  # start of the minute, epoch seconds
+    files: int
+    failed: int
+    latency_p50: float | None
+    latency_p95: float | None
+    processing_p95: float | None
+    http_requests: int = 0
+    http_errors: int = 0
+    http_p95: float | None = None
+
+
+@dataclass(frozen=True)
+class Health:
+    status: str  # pass | warn | fail
+    checks: dict[str, list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
 class RetryResult:
     retried: list[int]
     skipped: dict[int, str]  # id -> why not
@@ -149,3 +181,8 @@ _NESTED: dict[tuple[str, str], tuple[type, bool]] = {
     ("Snapshot", "latency"): (Quantiles, False),
     ("Snapshot", "processing"): (Quantiles, False),
 }
+
+
+def worst(statuses: list[str]) -> str:
+    """Combine health statuses: any fail is fail, else any warn is warn."""
+    return "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"

@@ -135,6 +135,8 @@ class Pipeline:
         self._on_recheck = on_recheck
         self._on_skipped = on_skipped
         self._unclaimable: set[tuple[str, int]] = set()
+        # Called (in the worker thread) with each batch of outcomes once journaled final.
+        self.on_finished: list[Callable[[list[Outcome]], None]] = []
         # Fast lane: candidates to claim and work items to run, taken together by the same thread
         # (every hand-off between threads costs a GIL switch, and a burst is made of hand-offs).
         self._work: BatchQueue[Candidate | WorkItem] = BatchQueue()
@@ -412,6 +414,8 @@ class Pipeline:
             for r in results:
                 self._put(r, now)
             self.journal.finish_place([r.outcome for r in results])
+            for hook in self.on_finished:
+                hook([r.outcome for r in results])
         finally:
             for r in results:
                 if r.outputs:

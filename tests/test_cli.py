@@ -102,3 +102,40 @@ def test_bad_config_is_a_message_not_a_traceback(tmp_path):
 def test_python_dash_m_engine_help():
     out = subprocess.run([sys.executable, "-m", "engine", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "--no-server" in out.stdout
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_retry_while_the_engine_runs_goes_through_the_api(tmp_path):
+    root = tmp_path / "live"
+    port = free_port()
+    config = tmp_path / "chute.toml"
+    config.write_text(f'[paths]\nroot = "live"\n[server]\nport = {port}\n[watcher]\nmin_age = 0.1\n')
+    proc = subprocess.Popen(
+        [*CHUTE, "engine", "-c", str(config)], env=fresh_env(), stderr=subprocess.PIPE, text=True
+    )
+    try:
+        wait_for(lambda: (root / "state" / "token").exists())
+        (root / "inbox" / "x.json").write_text("{")
+        wait_for(
+            lambda: json.loads(chute("status", "-c", str(config), "--json").stdout)["counts"]["failed"] == 1
+        )
+        assert json.loads(chute("status", "-c", str(config), "--json").stdout)["running"] is True
+        next((root / "failed").rglob("x.json")).write_text("[1, 2]")
+        out = chute("retry", "-c", str(config), "--all-failed")
+        assert "1 file(s) sent back through the running engine" in out.stdout
+        wait_for(
+            lambda: json.loads(chute("status", "-c", str(config), "--json").stdout)["counts"]["done"] == 1
+        )
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    token = (root / "state" / "token").read_text().strip()
+    assert f"API on http://127.0.0.1:{port}" in err
+    assert token not in err, "the token is never logged (stderr is not a terminal here)"

@@ -1,0 +1,68 @@
+"""The HTTP server as an engine service: waitress in a thread, started and stopped with the engine."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from waitress import create_server
+from waitress.channel import HTTPChannel
+
+from . import auth
+from .app import create_app
+
+log = logging.getLogger(__name__)
+
+
+class ServerService:
+    def __init__(self, engine, host: str | None = None, port: int | None = None, threads: int = 8) -> None:
+        self.engine = engine
+        self.host = host or engine.config.server.host
+        self.port = engine.config.server.port if port is None else port
+        self.threads = threads
+        self.token: str | None = None
+        self.token_source: str | None = None
+        self._server = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> None:
+        self.token, self.token_source = auth.load_or_create(self.engine.config.paths.state)
+        app = create_app(self.engine, self.token)
+        try:
+            self._server = create_server(
+                app,
+                host=self.host,
+                port=self.port,
+                threads=self.threads,
+                ident="chute",
+                clear_untrusted_proxy_headers=True,
+            )
+        except OSError as exc:
+            raise OSError(f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}") from exc
+        self.port = self._server.effective_port
+        self._thread = threading.Thread(target=self._server.run, name="chute-http", daemon=True)
+        self._thread.start()
+        log.info("API on %s", self.url)
+
+    def stop(self) -> None:
+        server = self._server
+        if server is None:
+            return
+        self._server = None
+        # As webtest's StopableWSGIServer does: close every channel, then the task threads.
+        while server._map:
+            for channel in list(server._map.values()):
+                try:
+                    # Connections get handle_close (ends their requests); the listener and the
+                    # trigger just close.
+                    (channel.handle_close if isinstance(channel, HTTPChannel) else channel.close)()
+                except Exception:
+                    server._map.pop(getattr(channel, "_fileno", None), None)
+        server.task_dispatcher.shutdown(timeout=5)
+        if self._thread is not None:
+            self._thread.join(5)
