@@ -323,7 +323,10 @@ class Journal:
             ids = list(range(first, first + len(arrivals)))
             c.executemany(
                 "INSERT INTO events(ts, type, file_id, message, data) VALUES (?,?,?,?,?)",
-                [(now, "arrived", fid, display(a.name), None) for fid, a in zip(ids, arrivals, strict=True)],
+                [
+                    (now, "arrived", fid, display(a.name), _encode({"size": a.size}))
+                    for fid, a in zip(ids, arrivals, strict=True)
+                ],
             )
         return ids
 
@@ -386,7 +389,14 @@ class Journal:
                         o.target_state,
                         o.id,
                         display(o.message),
-                        _encode({"dest": display(o.dest or ""), "kind": o.kind}),
+                        _encode(
+                            {
+                                "dest": display(o.dest or ""),
+                                "kind": o.kind,
+                                "error_kind": o.error_kind,
+                                "duration": o.duration,
+                            }
+                        ),
                     )
                     for o in outcomes
                 ],
