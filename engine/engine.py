@@ -177,7 +177,15 @@ class Engine:
             processing=quantiles([t[1] for t in timings]),
             last_scan_at=self.watcher.last_scan_at if self.watcher else None,
             watcher_alive=bool(self.watcher and self.watcher.alive()),
+            schedules=self.schedules(),
+            last_event_id=j.last_event_id,
+            unread_alerts=j.unread_alerts(),
         )
+
+    def schedules(self) -> list[dict[str, Any]]:
+        """Each scheduled job with its last and next run (empty without a scheduler)."""
+        scheduler = getattr(self, "scheduler", None)
+        return scheduler.status() if scheduler is not None else []
 
     def files(
         self,

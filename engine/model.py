@@ -104,6 +104,8 @@ class Snapshot:
     last_scan_at: float | None
     watcher_alive: bool
     schedules: list[dict[str, Any]] = field(default_factory=list)
+    last_event_id: int = 0
+    unread_alerts: int = 0
 
 
 @dataclass(frozen=True)

@@ -108,10 +108,128 @@ def cmd_files(args: argparse.Namespace) -> int:
     return 0
 
 
+def _console_logging(log_file: Path) -> None:
+    """The console owns the terminal: the embedded engine logs to a file instead."""
+    import logging
+
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(log_file, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    from engine.headless import build_engine
+
+    from .app import ChuteApp
+    from .source import LocalSource
+
+    config = resolve_config(args)
+    _console_logging(config.paths.state / "console.log")
+    engine = build_engine(config)
+    try:
+        engine.start()
+    except Exception as exc:
+        print(f"chute: cannot start the engine: {exc}", file=sys.stderr)
+        engine.stop()
+        return 1
+    try:
+        ChuteApp(
+            [LocalSource(engine)],
+            readonly=args.readonly,
+            roots=[str(config.paths.root)],
+            feed_options={"wait": 1.0, "snapshot_every": 2.0},
+        ).run()
+    finally:
+        engine.stop()
+    return 0
+
+
+def cmd_attach(args: argparse.Namespace) -> int:
+    import os
+
+    from .app import ChuteApp
+    from .source import RemoteSource
+
+    token = args.token or os.environ.get("CHUTE_TOKEN")
+    if not token:
+        print(
+            "chute: attach needs a token: --token TOKEN or CHUTE_TOKEN (the engine's state/token)",
+            file=sys.stderr,
+        )
+        return 2
+    sources = []
+    for url in args.urls:
+        if not url.startswith(("http://", "https://")):
+            url = "http://" + url
+        sources.append(RemoteSource(url, token))
+    ChuteApp(sources, readonly=args.readonly).run()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import Demo, run_headless
+
+    demo = Demo(args.dir, port=args.port, seed=args.seed)
+    if args.headless is None:
+        _console_logging(demo.config.paths.state / "console.log")
+    else:
+        from engine import logs
+
+        logs.setup("WARNING")
+    try:
+        demo.start()
+    except Exception as exc:
+        print(f"chute: cannot start the demo: {exc}", file=sys.stderr)
+        demo.stop()
+        return 1
+    try:
+        if args.headless is not None:
+            print(
+                f"demo workspace {demo.root}; API {demo.server.url}; demo app {demo.demo_app.url}", flush=True
+            )
+            run_headless(demo, args.headless)
+        else:
+            from .app import ChuteApp
+            from .source import LocalSource
+
+            ChuteApp(
+                [LocalSource(demo.engine)],
+                readonly=args.readonly,
+                roots=[str(demo.root)],
+                feed_options={"wait": 1.0, "snapshot_every": 2.0},
+            ).run()
+    finally:
+        demo.stop()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="chute", description="a drop-folder engine with a terminal console")
+    parser = argparse.ArgumentParser(
+        prog="chute",
+        description="a drop-folder engine with a terminal console; with no command, the console on an "
+        "embedded engine (config from ./chute.toml, --config or --root)",
+    )
     parser.add_argument("--version", action="version", version=f"chute {__version__}")
+    add_location_args(parser)
+    parser.add_argument("--readonly", action="store_true", help="no action that changes anything")
     sub = parser.add_subparsers(dest="command")
+
+    p = sub.add_parser("attach", help="console attached to running engines over HTTP, one tab each")
+    p.add_argument("urls", nargs="+", metavar="URL", help="e.g. http://127.0.0.1:8765")
+    p.add_argument("--token", help="API token (default: CHUTE_TOKEN)")
+    p.add_argument("--readonly", action="store_true", help="no action that changes anything")
+    p.set_defaults(func=cmd_attach)
+
+    p = sub.add_parser("demo", help="a throwaway workspace with sample traffic and the console")
+    p.add_argument("--dir", type=Path, help="keep the workspace here instead of a temp folder")
+    p.add_argument("--port", type=int, default=0, help="API port (default: any free one)")
+    p.add_argument("--seed", type=int, help="make the traffic repeatable")
+    p.add_argument("--readonly", action="store_true", help="no action that changes anything")
+    p.add_argument("--headless", type=float, metavar="SECONDS", help="no console: print status for SECONDS")
+    p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("init", help="write a commented chute.toml and the folders")
     p.add_argument("dir", nargs="?", default=".", type=Path)
@@ -149,8 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "retry" and not args.ids and not args.all_failed:
         parser.error("retry needs file ids or --all-failed")
     if args.command is None:
-        parser.print_help()
-        return 0
+        args.func = cmd_console
     try:
         return args.func(args)
     except ConfigError as exc:

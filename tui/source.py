@@ -36,7 +36,11 @@ class Source(Protocol):
     async def snapshot(self) -> Snapshot: ...
     async def history(self, minutes: int = 60) -> list[MinutePoint]: ...
     async def files(
-        self, state: str | None = None, kind: str | None = None, q: str | None = None, limit: int = 100,
+        self,
+        state: str | None = None,
+        kind: str | None = None,
+        q: str | None = None,
+        limit: int = 100,
         before: int | None = None,
     ) -> FilePage: ...
     async def file(self, file_id: int) -> FileDetail | None: ...
@@ -132,12 +136,17 @@ class RemoteSource:
     async def _request(self, method: str, path: str, timeout: float | None = None, **kwargs) -> Any:
         try:
             response = await self._client.request(
-                method, path, timeout=timeout or self._timeout, **{k: v for k, v in kwargs.items() if v is not None}
+                method,
+                path,
+                timeout=timeout or self._timeout,
+                **{k: v for k, v in kwargs.items() if v is not None},
             )
         except httpx.HTTPError as exc:
             raise SourceError(f"cannot reach {self.url}: {exc.__class__.__name__} {exc}".strip()) from exc
         self.requests_made += 1
-        self.bytes_received += len(response.content) + sum(len(k) + len(v) + 4 for k, v in response.headers.items())
+        self.bytes_received += len(response.content) + sum(
+            len(k) + len(v) + 4 for k, v in response.headers.items()
+        )
         if response.status_code == 401:
             raise SourceError(f"{self.url} refused the token (401): set --token or CHUTE_TOKEN")
         try:
@@ -152,9 +161,7 @@ class RemoteSource:
         return body
 
     async def snapshot(self) -> Snapshot:
-        doc = await self._get("/api/v1/snapshot")
-        doc.pop("unread_alerts", None)
-        return from_dict(Snapshot, doc)
+        return from_dict(Snapshot, await self._get("/api/v1/snapshot"))
 
     async def history(self, minutes: int = 60) -> list[MinutePoint]:
         doc = await self._get("/api/v1/history", {"minutes": minutes})

@@ -162,9 +162,7 @@ def api_v1(engine) -> Blueprint:
 
     @bp.get("/snapshot")
     def snapshot():
-        doc = to_dict(engine.snapshot())
-        doc["unread_alerts"] = engine.journal.unread_alerts()
-        return jsonify(doc)
+        return jsonify(to_dict(engine.snapshot()))
 
     @bp.get("/history")
     def history():

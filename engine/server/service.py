@@ -54,15 +54,25 @@ class ServerService:
         if server is None:
             return
         self._server = None
-        # As webtest's StopableWSGIServer does: close every channel, then the task threads.
-        while server._map:
-            for channel in list(server._map.values()):
-                try:
-                    # Connections get handle_close (ends their requests); the listener and the
-                    # trigger just close.
-                    (channel.handle_close if isinstance(channel, HTTPChannel) else channel.close)()
-                except Exception:
-                    server._map.pop(getattr(channel, "_fileno", None), None)
-        server.task_dispatcher.shutdown(timeout=5)
+        done = threading.Event()
+
+        def close_all() -> None:
+            # Runs inside the server's own loop thread (closing sockets from another thread
+            # leaves its select() on a dead descriptor): connections first, then the listener,
+            # then the trigger. With its map empty, the loop returns.
+            try:
+                for channel in list(server._map.values()):
+                    if isinstance(channel, HTTPChannel):
+                        channel.handle_close()
+                for channel in list(server._map.values()):
+                    if channel is not server.trigger:
+                        channel.close()
+                server.trigger.close()
+            finally:
+                done.set()
+
+        server.trigger.pull_trigger(close_all)
+        done.wait(5)
         if self._thread is not None:
             self._thread.join(5)
+        server.task_dispatcher.shutdown(timeout=5)
