@@ -23,9 +23,11 @@ from typing import Any
 from .processors.base import ProcessingError, Processor, Result
 
 log = logging.getLogger(__name__)
+STARTUP_TIMEOUT = 60.0
 
 
 def _child_main(conn: Connection, memory_limit: int | None) -> None:
+    conn.send(("ready",))  # imports are done: from here on, time spent is the processor's
     if memory_limit:
         import resource
 
@@ -128,11 +130,26 @@ class IsolatedRunner:
             while self._idle:
                 child = self._idle.pop()
                 if child.alive():
-                    return child
+                    return child  # already said ready when it was first checked out
                 self._all.discard(child)
             child = _Child(self._memory_limit)
             self._all.add(child)
-            return child
+        # A cold start (imports, compiling .pyc in a fresh install) must not count against the
+        # file's timeout: wait for the child to say it is ready.
+        if not child.conn.poll(STARTUP_TIMEOUT):
+            self._discard(child)
+            raise ProcessingError(
+                "crash", f"the processor process did not start within {STARTUP_TIMEOUT:g}s", transient=True
+            )
+        try:
+            child.conn.recv()
+        except (EOFError, OSError):
+            why = child.describe_death()
+            self._discard(child)
+            raise ProcessingError(
+                "crash", f"the processor process failed to start: {why}", transient=True
+            ) from None
+        return child
 
     def _discard(self, child: _Child) -> None:
         child.kill()

@@ -1,0 +1,33 @@
+"""Snapshot tests of every console scene at 80x24 and 120x40 (pytest-textual-snapshot).
+
+The scenes are fixed data (tui/scenes.py) with a fixed clock and UTC, so the pictures only change
+when the console does. After an intended change: pytest tests/test_snapshots.py --snapshot-update,
+then python -m tui.scenes to refresh screenshots/.
+"""
+
+import pytest
+
+from tui.scenes import SCENES, SIZES, scene_app, settle, use_utc
+
+use_utc()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("scene", list(SCENES))
+def test_scene(snap_compare, scene, size):
+    async def run_before(pilot):
+        await settle(pilot)
+        for key in SCENES[scene]:
+            await pilot.press(key)
+            await settle(pilot)
+
+    assert snap_compare(scene_app(), terminal_size=size, run_before=run_before)
+
+
+def test_readonly_footer_has_no_actions(snap_compare):
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+
+    assert snap_compare(scene_app(readonly=True), terminal_size=(80, 24), run_before=run_before)
