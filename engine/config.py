@@ -98,11 +98,81 @@ class LogConfig:
     format: str = _opt("text", choices=("text", "json"), doc="text for people, json for machines")
 
 
+@dataclass(frozen=True)
+class ScheduleConfig:
+    backup: str = _opt(
+        "daily 01:00", doc='when to back up: "daily 01:00", "monday 09:00", "every 6 hours", "" = never'
+    )
+    retention: str = _opt("daily 02:00", doc="when to clean up old backups, reports and files")
+    report: str = _opt("every 24 hours", doc="when to make (and email) a report")
+
+
+@dataclass(frozen=True)
+class BackupConfig:
+    keep_days: int = _opt(30, min=0, doc="delete backup chains older than this (0 = by count only)")
+    keep_count: int = _opt(14, min=1, doc="keep at least this many backup archives")
+    full_every: int = _opt(7, min=1, doc="a full backup after this many incremental ones")
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    processed_days: int = _opt(0, min=0, doc="delete processed originals older than this (0 = keep)")
+    failed_days: int = _opt(0, min=0, doc="delete failed originals older than this (0 = keep)")
+    archive_days: int = _opt(90, min=0, doc="delete reports in archive/ older than this (0 = keep)")
+
+
+@dataclass(frozen=True)
+class EmailConfig:
+    enabled: bool = _opt(False, doc="email reports")
+    host: str = _opt("localhost", doc="SMTP server")
+    port: int = _opt(587, min=1, max=65535, doc="465 for SSL, 587 for STARTTLS")
+    security: str = _opt("starttls", choices=("starttls", "ssl", "none"), doc='"none" only if you mean it')
+    user: str = _opt("", doc="login name (the password comes from CHUTE_SMTP_PASSWORD or password_file)")
+    password_file: str = _opt("", doc="file holding the SMTP password (relative to this config)")
+    ca_file: str = _opt("", doc="extra CA bundle to trust (a relay with a private CA)")
+    sender: str = _opt("chute@localhost", doc="From address")
+    to: tuple[str, ...] = _opt([], doc="recipients")
+    timeout: float = _opt(20.0, min=0.5, doc="seconds before a silent server counts as down")
+
+
+@dataclass(frozen=True)
+class DiscordConfig:
+    enabled: bool = _opt(
+        False, doc="post alerts to Discord (URL from CHUTE_DISCORD_WEBHOOK or webhook_url_file)"
+    )
+    webhook_url_file: str = _opt("", doc="file holding the webhook URL (relative to this config)")
+    group_wait: float = _opt(30.0, min=0.0, doc="wait this long to gather a new group of alerts")
+    group_interval: float = _opt(300.0, min=0.0, doc="then send a group's news at most this often")
+    repeat_interval: float = _opt(14400.0, min=0.0, doc="repeat an unresolved alert after this long")
+    timeout: float = _opt(10.0, min=0.5, doc="seconds per webhook call")
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    http_error_rate: float = _opt(
+        0.25, min=0.0, max=1.0, doc="alert when this share of requests fail (1 min)"
+    )
+    http_min_requests: int = _opt(20, min=1, doc="...among at least this many requests")
+    check_every: float = _opt(30.0, min=0.1, doc="seconds between health and HTTP checks")
+
+
 SECTIONS: dict[str, type] = {
     "watcher": WatcherConfig,
     "pipeline": PipelineConfig,
     "server": ServerConfig,
     "log": LogConfig,
+    "schedule": ScheduleConfig,
+    "backup": BackupConfig,
+    "retention": RetentionConfig,
+    "email": EmailConfig,
+    "discord": DiscordConfig,
+    "alerts": AlertsConfig,
+}
+# Keys that would put a secret into the config text: refused, with where the secret belongs.
+SECRET_KEYS = {
+    "email.password": "secrets never live in chute.toml: set CHUTE_SMTP_PASSWORD or email.password_file",
+    "discord.webhook_url": "the webhook URL is a secret: set CHUTE_DISCORD_WEBHOOK or discord.webhook_url_file",
+    "server.token": "the API token is a secret: set CHUTE_TOKEN or let chute generate state/token",
 }
 
 
@@ -114,7 +184,18 @@ class Config:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    backup: BackupConfig = field(default_factory=BackupConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
+    email: EmailConfig = field(default_factory=EmailConfig)
+    discord: DiscordConfig = field(default_factory=DiscordConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
     source: Path | None = None
+
+    def relative(self, value: str) -> Path:
+        """A path from the config, relative to the config file (or the root without one)."""
+        base = self.source.parent if self.source else self.paths.root
+        return (base / os.path.expanduser(value)).absolute()
 
     @classmethod
     def for_root(cls, root: Path | str, **sections: Any) -> Config:
@@ -160,6 +241,8 @@ def _section(name: str, cls: type, table: Any) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     values = {}
     for key, value in table.items():
+        if f"{name}.{key}" in SECRET_KEYS:
+            raise ConfigError(f"{name}.{key}", SECRET_KEYS[f"{name}.{key}"])
         if key not in fields:
             raise ConfigError(f"{name}.{key}", f"unknown key (known: {', '.join(fields)})")
         values[key] = _check_value(f"{name}.{key}", value, fields[key])
@@ -203,6 +286,15 @@ def build(paths: Paths, data: dict[str, Any], source: Path | None = None, **over
     if not isinstance(name, str) or not name.strip():
         raise ConfigError("name", f"must be a non-empty string (got {name!r})")
     check_layout(paths)
+    from .schedules import parse_when  # validated here so a typo stops the engine at start
+
+    for job in ("backup", "retention", "report"):
+        try:
+            parse_when(getattr(sections["schedule"], job))
+        except ValueError as exc:
+            raise ConfigError(f"schedule.{job}", str(exc)) from None
+    if sections["email"].enabled and not sections["email"].to:
+        raise ConfigError("email.to", "email is enabled but has no recipients")
     return Config(paths=paths, name=sections.pop("name", name), source=source, **sections)
 
 
@@ -264,7 +356,9 @@ def default_toml() -> str:
             lines.append(f"{f.name} = {_toml_value(default)}")
     lines += [
         "",
-        "# Secrets never live in this file: the API token comes from CHUTE_TOKEN or state/token.",
+        "# Secrets never live in this file: the API token comes from CHUTE_TOKEN or state/token,",
+        "# the SMTP password from CHUTE_SMTP_PASSWORD or email.password_file, the Discord webhook",
+        "# from CHUTE_DISCORD_WEBHOOK or discord.webhook_url_file.",
         "",
     ]
     return "\n".join(lines)

@@ -57,6 +57,9 @@ class Engine:
         self._extras: list[Any] = []  # services started with the engine (server, scheduler...)
         # HTTP request metrics: filled by the server's monitor, read by the console and /metrics.
         self.requests = Collector()
+        self.notifier = None
+        self.scheduler = None
+        self.notify_retry_base = 5.0  # seconds before the first redelivery; doubles each time
         self.durations = DurationHistograms()
         self.health_limits = {"queue_warn": 10_000, "disk_warn_bytes": 1 << 30, "disk_fail_bytes": 100 << 20}
 
@@ -81,11 +84,67 @@ class Engine:
         self.pipeline._on_skipped = self.watcher.report
         self.pipeline.start()
         self.watcher.start()
+        self._start_notify_and_jobs()
         self._running = True
         for service in self._extras:
             service.start()
         self.journal.add_event("engine_started", f"engine {self.config.name} started (chute {__version__})")
         log.info("watching %s", paths.inbox)
+
+    def _start_notify_and_jobs(self) -> None:
+        from .notify.service import Notifier
+        from .scheduler import JobSpec, Scheduler
+        from .schedules import parse_when
+
+        self.notifier = Notifier(self, retry_base=self.notify_retry_base)
+        self.pipeline.on_finished.append(self.notifier.files_failed)
+        self.notifier.start()
+        sched = self.config.schedule
+        self.scheduler = Scheduler(
+            self.journal,
+            [
+                JobSpec("backup", parse_when(sched.backup), self._backup_job),
+                JobSpec("retention", parse_when(sched.retention), self._retention_job),
+                JobSpec("report", parse_when(sched.report), self._report_job),
+            ],
+            on_failure=self.notifier.job_failed,
+        )
+        self.scheduler.start()
+
+    def run_job(self, name: str) -> dict[str, Any]:
+        """Start a scheduled job now (KeyError: no such job; RuntimeError: it is already running)."""
+        if self.scheduler is None:
+            raise EngineError("the engine is not started")
+        return self.scheduler.run_now(name)
+
+    def _backup_job(self) -> str:
+        from .backup import Backups
+
+        return Backups(self.config.paths, self.config.backup).run().message
+
+    def _retention_job(self) -> str:
+        from .backup import Backups
+        from .retention import clean
+
+        pruned = Backups(self.config.paths, self.config.backup).prune()
+        return clean(self.config) + (f"; {len(pruned)} old backup archive(s) removed" if pruned else "")
+
+    def _report_job(self) -> str:
+        from . import report
+
+        now = time.time()
+        last = self._j().get_kv("last_report_at")
+        doc = report.build(self, since=float(last) if last else now - 86400, until=now)
+        saved = report.save(doc, self.config.paths.archive)
+        self._j().set_kv("last_report_at", str(now))
+        totals = doc["totals"]
+        subject = (
+            f"chute report {self.config.name}: {totals.get('done', 0)} done, {totals.get('failed', 0)} failed"
+        )
+        emailed = self.notifier is not None and self.notifier.queue_email(
+            subject, report.render_text(doc), report.render_html(doc)
+        )
+        return f"{saved['txt'].name} saved" + (", email queued" if emailed else "")
 
     def add_service(self, service: Any) -> None:
         """Attach something with start()/stop() that lives and dies with the engine."""
@@ -105,10 +164,14 @@ class Engine:
                 service.stop()
             except Exception:
                 log.exception("stopping %r failed", service)
+        if self.scheduler:
+            self.scheduler.stop()
         if self.watcher:
             self.watcher.stop()
         if self.pipeline:
             self.pipeline.stop(timeout)
+        if self.notifier:
+            self.notifier.stop()
         if self.journal:
             self.journal.add_event("engine_stopped", f"engine {self.config.name} stopped")
             self.journal.close()

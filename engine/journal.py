@@ -30,7 +30,7 @@ from .model import (
     FileRecord,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Each entry upgrades the schema from version i to i+1; never edit one that has shipped.
 MIGRATIONS: list[str] = [
@@ -113,6 +113,21 @@ MIGRATIONS: list[str] = [
     """
     DROP INDEX files_state;
     CREATE INDEX files_state_kind ON files(state, kind);
+    """,
+    # Notifications wait here until delivered, so a restart or a dead server loses none.
+    """
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        channel TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL,
+        last_error TEXT,
+        sent_at REAL
+    );
+    CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
     """,
 ]
 
@@ -539,6 +554,35 @@ class Journal:
             "GROUP BY kind, b"
         ).fetchall()
 
+    # --- reports ----------------------------------------------------------------------------
+
+    def window_counts(self, since: float, until: float) -> list[tuple[str | None, str, int]]:
+        return self._r.execute(
+            "SELECT kind, state, count(*) FROM files WHERE finished_at >= ? AND finished_at < ? "
+            "GROUP BY kind, state",
+            (since, until),
+        ).fetchall()
+
+    def window_timings(self, since: float, until: float) -> list[tuple[float | None, float | None]]:
+        return self._r.execute(
+            "SELECT latency, duration FROM files WHERE finished_at >= ? AND finished_at < ? AND state IN "
+            "('done','failed','duplicate')",
+            (since, until),
+        ).fetchall()
+
+    def top_reasons(self, since: float, until: float, limit: int = 10) -> list[tuple[str, str, int]]:
+        """Failure reasons (first 80 characters, so per-file details group together) by count."""
+        return self._r.execute(
+            "SELECT coalesce(error_kind, '?'), substr(coalesce(reason, ''), 1, 80) AS r, count(*) AS n FROM files "
+            "WHERE state='failed' AND finished_at >= ? AND finished_at < ? GROUP BY 1, 2 ORDER BY n DESC LIMIT ?",
+            (since, until, limit),
+        ).fetchall()
+
+    def window_by_hour(self, since: float, until: float) -> list[tuple[float]]:
+        return self._r.execute(
+            "SELECT finished_at FROM files WHERE finished_at >= ? AND finished_at < ?", (since, until)
+        ).fetchall()
+
     def writable(self) -> bool:
         try:
             with self._lock:
@@ -614,6 +658,52 @@ class Journal:
                 "INSERT INTO events(ts, type, file_id, message, data) VALUES (?,?,?,?,?)",
                 (at, f"job_{outcome}", None, display(f"{name}: {message}"), _encode({"job": name})),
             )
+
+    def outbox_add(self, channel: str, payload: dict) -> int:
+        now = time.time()
+        with self._tx() as c:
+            return c.execute(
+                "INSERT INTO outbox(channel, created_at, payload, next_attempt_at) VALUES (?,?,?,?)",
+                (channel, now, _encode(payload), now),
+            ).lastrowid
+
+    def outbox_due(self, now: float, limit: int = 20) -> list[tuple[int, str, dict, int]]:
+        rows = self._r.execute(
+            "SELECT id, channel, payload, attempts FROM outbox WHERE state='pending' AND next_attempt_at <= ? "
+            "ORDER BY id LIMIT ?",
+            (now, limit),
+        ).fetchall()
+        return [(i, ch, json.loads(p), a) for i, ch, p, a in rows]
+
+    def outbox_next_due(self) -> float | None:
+        row = self._r.execute("SELECT min(next_attempt_at) FROM outbox WHERE state='pending'").fetchone()
+        return row[0]
+
+    def outbox_done(
+        self, item_id: int, state: str, error: str | None = None, next_at: float | None = None
+    ) -> None:
+        """state: sent | pending (retry at next_at) | dead."""
+        now = time.time()
+        with self._tx() as c:
+            c.execute(
+                "UPDATE outbox SET state=?, attempts=attempts+1, last_error=?, next_attempt_at=coalesce(?, "
+                "next_attempt_at), sent_at=CASE WHEN ?='sent' THEN ? ELSE sent_at END WHERE id=?",
+                (state, display(error) if error else None, next_at, state, now, item_id),
+            )
+
+    def outbox_counts(self) -> dict[tuple[str, str], int]:
+        rows = self._r.execute("SELECT channel, state, count(*) FROM outbox GROUP BY 1, 2").fetchall()
+        return {(ch, st): n for ch, st, n in rows}
+
+    def outbox_items(self, channel: str | None = None) -> list[dict]:
+        sql = "SELECT id, channel, state, attempts, last_error, payload FROM outbox"
+        rows = self._r.execute(
+            sql + (" WHERE channel=?" if channel else "") + " ORDER BY id", (channel,) if channel else ()
+        ).fetchall()
+        return [
+            {"id": i, "channel": ch, "state": st, "attempts": a, "last_error": e, "payload": json.loads(p)}
+            for i, ch, st, a, e, p in rows
+        ]
 
     def jobs(self) -> dict[str, tuple]:
         rows = self._r.execute(

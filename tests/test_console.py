@@ -241,3 +241,18 @@ async def test_several_engines_get_one_tab_each(tmp_path, monkeypatch):
     finally:
         for e, _ in engines:
             e.stop()
+
+
+async def test_a_modal_open_while_live_updates_arrive_does_not_crash(engine, source):
+    app = ChuteApp([source], feed_options=FAST)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        drop(engine, "meanwhile.txt", b"x\n")
+        settled(engine, "meanwhile.txt")
+        await pilot.pause(2.5)  # header timer and feed messages fire under the modal
+        assert app.is_running and isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.press("2")
+        table = app.screen.query_one("#files-table")
+        await until(pilot, lambda: table.row_count == 1)

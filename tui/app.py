@@ -48,20 +48,29 @@ class ChuteApp(App):
         self.stale_after = stale_after
 
     def compose(self) -> ComposeResult:
-        yield LinkHeader(id="header")
+        # Held by reference: timers and messages arrive while a modal screen is on top, where a
+        # query would not find these.
+        self.header = LinkHeader(id="header")
+        self.views = [
+            EngineView(
+                source,
+                readonly=self.readonly,
+                live=self.live,
+                root=self.roots[i],
+                feed_options=self.feed_options,
+                clock=self.clock,
+                id=f"engine-view-{i}",
+            )
+            for i, source in enumerate(self.sources)
+        ]
+        self.switcher = ContentSwitcher(*self.views, initial="engine-view-0", id="views")
+        yield self.header
         if len(self.sources) > 1:
-            yield Tabs(*[Tab(s.name, id=f"engine-{i}") for i, s in enumerate(self.sources)], id="engines")
-        with ContentSwitcher(initial="engine-view-0", id="views"):
-            for i, source in enumerate(self.sources):
-                yield EngineView(
-                    source,
-                    readonly=self.readonly,
-                    live=self.live,
-                    root=self.roots[i],
-                    feed_options=self.feed_options,
-                    clock=self.clock,
-                    id=f"engine-view-{i}",
-                )
+            self.engine_tabs = Tabs(
+                *[Tab(s.name, id=f"engine-{i}") for i, s in enumerate(self.sources)], id="engines"
+            )
+            yield self.engine_tabs
+        yield self.switcher
         yield Footer()
 
     def on_mount(self) -> None:
@@ -77,13 +86,13 @@ class ChuteApp(App):
 
     @property
     def view(self) -> EngineView:
-        switcher = self.query_one("#views", ContentSwitcher)
-        return self.query_one(f"#{switcher.current}", EngineView)
+        current = self.switcher.current or "engine-view-0"
+        return self.views[int(current.rsplit("-", 1)[-1])]
 
     def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
         if event.tabs.id == "engines" and event.tab is not None:
             index = event.tab.id.split("-")[-1]
-            self.query_one("#views", ContentSwitcher).current = f"engine-view-{index}"
+            self.switcher.current = f"engine-view-{index}"
             self.refresh_header()
             self.refresh_bindings()
 
@@ -93,7 +102,7 @@ class ChuteApp(App):
     def refresh_header(self) -> None:
         view = self.view
         unread = view.snapshot.unread_alerts if view.snapshot else 0
-        self.query_one(LinkHeader).show(
+        self.header.show(
             view.source.name,
             view.source.address,
             view.link,
@@ -161,7 +170,7 @@ class ChuteApp(App):
         self.push_screen(HelpScreen(self.readonly))
 
     def action_switch_engine(self, step: int) -> None:
-        tabs = self.query_one("#engines", Tabs)
+        tabs = self.engine_tabs
         ids = [f"engine-{i}" for i in range(len(self.sources))]
         current = ids.index(tabs.active) if tabs.active in ids else 0
         tabs.active = ids[(current + step) % len(ids)]

@@ -8,6 +8,7 @@ import fcntl
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 from engine import __version__
@@ -95,6 +96,69 @@ def cmd_retry(args: argparse.Namespace) -> int:
             print(f"#{fid}: not found or not failed", file=sys.stderr)
     print(f"{len(done)} file(s) queued for retry; the engine processes them when it next starts")
     return 0 if done or not ids else 1
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from engine.backup import BackupError, Backups, verify
+
+    if args.verify:
+        problems = verify(args.verify)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        print(f"{args.verify}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
+        return 0 if not problems else 1
+    config = resolve_config(args)
+    if _engine_running(config):
+        from .remote_cli import call
+
+        print(call(config, "POST", "/api/v1/backups").get("message", "backup started in the engine"))
+        return 0
+    try:
+        result = Backups(config.paths, config.backup).run()
+    except (BackupError, OSError) as exc:
+        print(f"chute: backup failed: {exc}", file=sys.stderr)
+        return 1
+    print(result.message)
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from engine.backup import BackupError, restore
+
+    try:
+        done = restore(args.archive, args.to)
+    except BackupError as exc:
+        print(f"chute: restore failed: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"restored {done['files']} files and the journal from {' + '.join(done['chain'])} into {done['root']}"
+    )
+    print(f"start an engine on it with: chute engine --root {done['root']}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    import types
+
+    from engine import report
+
+    config = resolve_config(args)
+    if _engine_running(config):
+        from .remote_cli import call
+
+        print(call(config, "POST", "/api/v1/reports").get("message", "report started in the engine"))
+        return 0
+    journal = _open_journal(config)
+    try:
+        doc = report.build(
+            types.SimpleNamespace(journal=journal, config=config), since=time.time() - args.hours * 3600
+        )
+        saved = report.save(doc, config.paths.archive)
+    finally:
+        journal.close()
+    print(report.render_text(doc))
+    print("saved " + ", ".join(str(p) for p in saved.values()))
+    return 0
 
 
 def cmd_files(args: argparse.Namespace) -> int:
@@ -252,6 +316,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_files)
+
+    p = sub.add_parser("backup", help="back up processed/ and the journal now (or --verify an archive)")
+    add_location_args(p)
+    p.add_argument("--verify", type=Path, metavar="ARCHIVE", help="check an archive against its manifest")
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="restore processed/ and the journal from a backup into an empty root")
+    p.add_argument("archive", type=Path, metavar="ARCHIVE")
+    p.add_argument("--to", type=Path, required=True, metavar="DIR", help="the new root")
+    p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser("report", help="make a report now (text, HTML, JSON into archive/)")
+    add_location_args(p)
+    p.add_argument("--hours", type=float, default=24.0, help="the period to cover (default 24)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("retry", help="put failed files back through the pipeline")
     add_location_args(p)

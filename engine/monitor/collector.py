@@ -84,6 +84,12 @@ class Collector:
         self._max_routes = max_routes
         self._clock = clock
         self.started_at = clock()
+        # Requests by local hour of day and by weekday, for reports; the hour and weekday are
+        # worked out once a minute, not per request.
+        self._hours = [0] * 24
+        self._weekdays = [0] * 7
+        self._calendar_minute = -1
+        self._hour = self._weekday = 0
 
     def record(
         self,
@@ -105,6 +111,11 @@ class Collector:
                 if len(self._routes) >= self._max_routes:
                     route = OTHER
                 r = self._routes.get(route) or self._routes.setdefault(route, _Route(route))
+            if minute != self._calendar_minute:
+                local = time.localtime(now)
+                self._calendar_minute, self._hour, self._weekday = minute, local.tm_hour, local.tm_wday
+            self._hours[self._hour] += 1
+            self._weekdays[self._weekday] += 1
             r.total.add_at(index, duration)
             st = r.status
             st[status] = st.get(status, 0) + 1
@@ -252,6 +263,11 @@ class Collector:
                 {"minute": minute * 60, "count": sk.count, "errors": errs, "p50": p50, "p95": p95, "p99": p99}
             )
         return out
+
+    def distribution(self) -> dict[str, list[int]]:
+        """Requests since start by local hour (0-23) and by weekday (0 = Monday)."""
+        with self._lock:
+            return {"by_hour": list(self._hours), "by_weekday": list(self._weekdays)}
 
     def route_sketches(self) -> dict[str, tuple[Sketch, dict[int, int]]]:
         """Copies of each route's totals (for Prometheus exposition)."""

@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from ..engine import EngineError
 from ..model import STATES, to_dict
 from ..monitor import Monitor
 from . import auth
@@ -283,6 +284,8 @@ def run_job(engine, name: str) -> dict[str, Any]:
         raise ApiError(503, "unavailable", f"this engine has no scheduler, so no {name} can run")
     try:
         return runner(name)
+    except EngineError as exc:
+        raise ApiError(503, "unavailable", str(exc)) from None
     except KeyError:
         raise ApiError(503, "unavailable", f"the {name} job is not configured on this engine") from None
     except RuntimeError as exc:

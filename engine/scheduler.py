@@ -1,0 +1,140 @@
+"""The scheduler: the `schedule` library in one engine thread, each job run in its own thread.
+
+Last run, outcome and duration of every job are journaled; a run missed while the engine was
+down runs once at start; a job never overlaps itself (a second trigger while it runs is
+skipped and said so); a failing job is recorded and alerted, and its next runs still happen.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import schedule
+
+from .journal import Journal
+from .schedules import When
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class JobSpec:
+    name: str
+    when: When | None
+    run: Callable[[], str]  # returns a one-line message; raises to fail
+
+
+class Scheduler:
+    def __init__(self, journal: Journal, jobs: list[JobSpec], on_failure: Callable[[str, str], None]) -> None:
+        self.journal = journal
+        self.jobs = {j.name: j for j in jobs}
+        self.on_failure = on_failure
+        self._sched = schedule.Scheduler()
+        self._entries: dict[str, schedule.Job] = {}
+        self._locks = {name: threading.Lock() for name in self.jobs}
+        self._running: dict[str, threading.Thread] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        for name, job in self.jobs.items():
+            if job.when is not None:
+                self._entries[name] = job.when.attach(self._sched, lambda n=name: self.trigger(n))
+        last = self.journal.jobs()
+        now = time.time()
+        for name, job in self.jobs.items():
+            previous = last.get(name)
+            last_run = (
+                previous[0] if previous else None
+            )  # started, so a crash mid-run is not re-run in a loop
+            if job.when is not None and job.when.last_due(now, last_run) is not None:
+                log.info("job %s was due while the engine was down; running it now", name)
+                self.trigger(name)
+        self._thread = threading.Thread(target=self._loop, name="chute-scheduler", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._sched.run_pending()
+            except Exception:
+                log.exception("the scheduler loop failed; it carries on")
+            idle = self._sched.idle_seconds
+            self._stop.wait(1.0 if idle is None else min(1.0, max(0.05, idle)))
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(5)
+        deadline = time.monotonic() + timeout
+        for t in list(self._running.values()):
+            t.join(max(0.1, deadline - time.monotonic()))
+
+    def trigger(self, name: str) -> bool:
+        """Start a run in its own thread unless one is already running; True if started."""
+        lock = self._locks[name]
+        if not lock.acquire(blocking=False):
+            self.journal.add_event(
+                "job_skipped", f"{name}: skipped, the previous run is still going", data={"job": name}
+            )
+            return False
+        t = threading.Thread(target=self._run, args=(name, lock), name=f"chute-job-{name}", daemon=True)
+        self._running[name] = t
+        t.start()
+        return True
+
+    def _run(self, name: str, lock: threading.Lock) -> None:
+        started = time.time()
+        t0 = time.monotonic()
+        try:
+            self.journal.job_started(name, started)
+            try:
+                message = self.jobs[name].run() or "done"
+                outcome = "ok"
+            except Exception as exc:  # a failing job is recorded; the next runs still happen
+                log.exception("job %s failed", name)
+                message = f"{type(exc).__name__}: {exc}"
+                outcome = "failed"
+            self.journal.job_finished(name, time.time(), outcome, time.monotonic() - t0, message)
+            if outcome == "failed":
+                self.on_failure(name, message)
+        except Exception:
+            log.exception("recording job %s failed", name)
+        finally:
+            lock.release()
+            self._running.pop(name, None)
+
+    def run_now(self, name: str) -> dict[str, Any]:
+        if name not in self.jobs:
+            raise KeyError(name)
+        if not self.trigger(name):
+            raise RuntimeError(f"a {name} is already running")
+        return {"job": name, "started": True, "message": f"{name} started"}
+
+    def status(self) -> list[dict[str, Any]]:
+        last = self.journal.jobs()
+        out = []
+        for name, job in self.jobs.items():
+            row = last.get(name)
+            entry = self._entries.get(name)
+            next_run = entry.next_run.timestamp() if entry is not None and entry.next_run else None
+            out.append(
+                {
+                    "name": name,
+                    "when": job.when.spec if job.when else "never",
+                    "last_run": row[0] if row else None,
+                    "last_outcome": row[2] if row else None,
+                    "last_duration": row[3] if row else None,
+                    "last_message": row[4] if row else None,
+                    "runs": row[5] if row else 0,
+                    "failures": row[6] if row else 0,
+                    "next_run": next_run,
+                    "running": name in self._running,
+                }
+            )
+        return out
