@@ -361,3 +361,26 @@ def test_discord_sender_answers():
         assert bad.outcome == "dead" and "400" in bad.error
     finally:
         fake.close()
+
+
+def test_stopping_does_not_wait_for_a_hung_webhook(tmp_path, monkeypatch):
+    hole = Blackhole()
+    monkeypatch.setenv("CHUTE_DISCORD_WEBHOOK", f"http://127.0.0.1:{hole.port}/api/webhooks/1/x")
+    engine = Engine(
+        test_config(tmp_path / "root", discord={"enabled": True, "group_wait": 0.0, "timeout": 60.0})
+    )
+    engine.start()
+    try:
+        drop(engine, "x.json", b"{")
+        wait_for(lambda: hole.conns, timeout=10, what="the webhook call to hang")
+    finally:
+        t0 = time.monotonic()
+        engine.stop()
+        hole.close()
+    assert time.monotonic() - t0 < 10
+    again = Engine(test_config(tmp_path / "root"))
+    again.start()
+    try:
+        assert again.journal.outbox_items("discord")[0]["state"] == "pending", "kept for the next start"
+    finally:
+        again.stop()

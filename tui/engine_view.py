@@ -229,10 +229,12 @@ class EngineView(Vertical):
         self.run_worker(self._run_job(name), group=f"job-{name}")
 
     async def _run_job(self, name: str) -> None:
-        self.notify(f"{name} started", title=self.source.name)
         result = await self.call(self.source.run_job, name)
         if result is not None:
-            self.notify(f"{name}: {result.get('message', 'done')}", title=self.source.name)
+            self.notify(
+                f"{result.get('message', name + ' started')}; its outcome shows in this table",
+                title=self.source.name,
+            )
 
     def mark_read(self) -> None:
         alert = self.pane("schedules").selected_alert()

@@ -12,6 +12,7 @@ import threading
 import time
 
 from ..config import Config
+from ..journal import JournalError
 from .alerter import Alerter, Flush
 from .discord import Delivery, DiscordSender, embed
 from .email import EmailSender
@@ -120,8 +121,10 @@ class Notifier:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        # A send stuck on a hung server must not hold up SIGTERM: what it was sending is still
+        # pending in the journaled outbox and goes out after the next start.
         for t in self._threads:
-            t.join(self.config.discord.timeout + self.config.email.timeout + 2)
+            t.join(3.0)
 
     def _alert_loop(self) -> None:
         next_check = time.monotonic() + self.config.alerts.check_every
@@ -142,6 +145,10 @@ class Notifier:
         while not self._stop.is_set():
             try:
                 self._deliver_due()
+            except JournalError:
+                if self._stop.is_set():
+                    return  # the engine closed the journal while a send was stuck
+                log.exception("delivering notifications failed; trying again")
             except Exception:
                 log.exception("delivering notifications failed; trying again")
             next_due = self.journal.outbox_next_due()

@@ -25,6 +25,7 @@ from pathlib import Path
 WRITER = r"""
 import json, os, sys, time
 inbox, n, rate, out = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+bad_every = int(sys.argv[5]) if len(sys.argv) > 5 else 0
 closes = {}
 payload = b"the quick brown fox jumps over the lazy dog\n" * 3
 start = time.monotonic()
@@ -35,7 +36,8 @@ for i in range(n):
             time.sleep(left)
     name = f"f{i:06d}.txt"
     fd = os.open(os.path.join(inbox, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    os.write(fd, payload)
+    if not (bad_every and i % bad_every == 0):
+        os.write(fd, payload)  # every bad_every-th file is left empty: it fails, and alerts fire
     os.close(fd)
     closes[name] = time.time()
 with open(out, "w") as f:
@@ -43,10 +45,12 @@ with open(out, "w") as f:
 """
 
 
-def write_files(inbox: Path, n: int, rate: float) -> tuple[float, dict[str, float]]:
+def write_files(inbox: Path, n: int, rate: float, bad_every: int = 0) -> tuple[float, dict[str, float]]:
     out = inbox.parent / "closes.json"
     t0 = time.time()
-    subprocess.run([sys.executable, "-c", WRITER, str(inbox), str(n), str(rate), str(out)], check=True)
+    subprocess.run(
+        [sys.executable, "-c", WRITER, str(inbox), str(n), str(rate), str(out), str(bad_every)], check=True
+    )
     return t0, json.loads(out.read_text())
 
 
@@ -95,17 +99,31 @@ def run_baseline(n: int, rate: float) -> dict:
 WORKERS = 1
 
 
-def run_engine(n: int, rate: float, alerts_dead: bool) -> dict:
+def run_engine(n: int, rate: float, alerts: str = "off", bad_every: int = 0) -> dict:
+    """alerts: "off", or "dead" (Discord and SMTP pointed at a server that accepts and never answers)."""
     from engine import Config, Engine
 
     root = Path(tempfile.mkdtemp(prefix="chute-bench-engine-"))
-    config = Config.for_root(root, server={"enabled": False}, pipeline={"workers": WORKERS})
+    sections = {"server": {"enabled": False}, "pipeline": {"workers": WORKERS}}
+    hole = None
+    if alerts == "dead":
+        hole = Blackhole()
+        os.environ["CHUTE_DISCORD_WEBHOOK"] = f"http://127.0.0.1:{hole.port}/api/webhooks/1/bench"
+        sections["discord"] = {"enabled": True, "group_wait": 0.0, "group_interval": 0.0, "timeout": 30.0}
+        sections["email"] = {
+            "enabled": True,
+            "host": "127.0.0.1",
+            "port": hole.port,
+            "to": ["ops@example.com"],
+            "timeout": 30.0,
+        }
+    config = Config.for_root(root, **sections)
     engine = Engine(config)
-    if alerts_dead:
-        attach_dead_alerts(engine)
     engine.start()
     try:
-        t0, closes = write_files(config.paths.inbox, n, rate)
+        if alerts == "dead":
+            engine.run_job("report")  # an email stuck on the dead server from the start
+        t0, closes = write_files(config.paths.inbox, n, rate, bad_every)
         db = sqlite3.connect(config.paths.state / "journal.sqlite")
         deadline = time.time() + 180
         while time.time() < deadline:
@@ -117,17 +135,36 @@ def run_engine(n: int, rate: float, alerts_dead: bool) -> dict:
         db.close()
     finally:
         engine.stop()
+        os.environ.pop("CHUTE_DISCORD_WEBHOOK", None)
+        if hole:
+            hole.close()
     return summarize(t0, closes, placed)
 
 
-def attach_dead_alerts(engine) -> None:
-    """Point alerting at a server that accepts connections and never answers (issue 5 hooks in here)."""
-    try:
-        from engine.notify.bench_support import attach_dead_alerts as attach
-    except ImportError:
-        print("  (alerts not available in this build; --alerts-dead ignored)")
-        return
-    attach(engine)
+class Blackhole:
+    """Accepts connections and never answers: a hung Discord and a hung SMTP server."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                self.conns.append(self.sock.accept()[0])
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.sock.close()
+        for c in self.conns:
+            c.close()
 
 
 def summarize(t0: float, closes: dict[str, float], placed: dict[str, float]) -> dict:
@@ -149,17 +186,24 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--alerts-dead", action="store_true")
+    parser.add_argument(
+        "--alerts-dead",
+        action="store_true",
+        help="instead: the burst (5%% failing) with alerts off vs alerts at a server that never answers",
+    )
     parser.add_argument("--workers", type=int, default=1, help="pipeline.workers for the engine")
     args = parser.parse_args()
     global WORKERS
     WORKERS = args.workers
 
+    if args.alerts_dead:
+        alerts_dead(args)
+        return
     print(f"burst of {args.burst} files, {args.rounds} alternating rounds")
     base_rates, chute_rates = [], []
     for r in range(args.rounds):
         b = run_baseline(args.burst, 0)
-        c = run_engine(args.burst, 0, args.alerts_dead)
+        c = run_engine(args.burst, 0)
         base_rates.append(b["rate"])
         chute_rates.append(c["rate"])
         print(
@@ -174,11 +218,29 @@ def main() -> None:
     n = int(args.rate * args.seconds)
     print(f"steady {args.rate:g} files/s for {args.seconds:g}s ({n} files)")
     b = run_baseline(n, args.rate)
-    c = run_engine(n, args.rate, args.alerts_dead)
+    c = run_engine(n, args.rate)
     print(f"  baseline close->placed p50 {b['p50_ms']:.1f} ms  p99 {b['p99_ms']:.1f} ms")
     print(
         f"  chute    close->placed p50 {c['p50_ms']:.1f} ms  p99 {c['p99_ms']:.1f} ms  ({c['placed']}/{c['files']})"
     )
+
+
+def alerts_dead(args) -> None:
+    print(
+        f"burst of {args.burst} files (every 20th empty, so it fails and raises alerts), "
+        f"{args.rounds} alternating rounds"
+    )
+    off, dead = [], []
+    for r in range(args.rounds):
+        a = run_engine(args.burst, 0, "off", bad_every=20)
+        b = run_engine(args.burst, 0, "dead", bad_every=20)
+        off.append(a["rate"])
+        dead.append(b["rate"])
+        print(
+            f"  round {r + 1}: alerts off {a['rate']:7.0f} files/s   alerts to a dead server {b['rate']:7.0f} "
+            f"files/s ({b['placed']}/{b['files']})   ratio {b['rate'] / a['rate']:.2f}"
+        )
+    print(f"alerts dead / alerts off: {statistics.median(dead) / statistics.median(off):.2f}")
 
 
 if __name__ == "__main__":
