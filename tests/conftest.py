@@ -87,3 +87,15 @@ def fresh_env() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("CHUTE_TOKEN", None)
     return env
+
+
+def served_engine(root: Path, **sections) -> Engine:
+    """A started engine serving its API on an ephemeral loopback port (engine.server)."""
+    from engine.server import ServerService
+
+    os.environ.pop("CHUTE_TOKEN", None)
+    engine = Engine(test_config(root, server={"enabled": True, "port": 0}, **sections))
+    engine.server = ServerService(engine)
+    engine.add_service(engine.server)
+    engine.start()
+    return engine

@@ -7,7 +7,7 @@ import asyncio
 import time
 
 import pytest
-from conftest import drop, settled, test_config
+from conftest import drop, served_engine, settled, test_config
 
 from engine import Engine, samples
 from engine.server import ServerService
@@ -19,13 +19,8 @@ FAST = {"wait": 0.3, "snapshot_every": 0.5, "history_every": 2.0, "max_backoff":
 
 
 @pytest.fixture
-def engine(tmp_path, monkeypatch):
-    monkeypatch.delenv("CHUTE_TOKEN", raising=False)
-    engine = Engine(test_config(tmp_path / "root", server={"enabled": True, "port": 0}))
-    server = ServerService(engine)
-    engine.add_service(server)
-    engine.start()
-    engine.server = server
+def engine(tmp_path):
+    engine = served_engine(tmp_path / "root")
     yield engine
     engine.stop()
 

@@ -11,20 +11,16 @@ import time
 
 import httpx
 import pytest
-from conftest import drop, settled, test_config, wait_for
+from conftest import drop, served_engine, settled, wait_for
 
-from engine import Engine, samples
-from engine.server import ServerService
+from engine import samples
 from engine.server.openapi import ROUTES
 
 
 @pytest.fixture
 def served(tmp_path, monkeypatch):
-    monkeypatch.delenv("CHUTE_TOKEN", raising=False)
-    engine = Engine(test_config(tmp_path / "root", server={"enabled": True, "port": 0}))
-    server = ServerService(engine)
-    engine.add_service(server)
-    engine.start()
+    engine = served_engine(tmp_path / "root")
+    server = engine.server
     client = httpx.Client(
         base_url=server.url, headers={"Authorization": f"Bearer {server.token}"}, timeout=30
     )
@@ -342,11 +338,8 @@ def test_garbage_never_causes_a_500(served):
 
 
 def test_server_stops_with_the_engine_even_mid_long_poll(tmp_path, monkeypatch):
-    monkeypatch.delenv("CHUTE_TOKEN", raising=False)
-    engine = Engine(test_config(tmp_path / "r", server={"enabled": True, "port": 0}))
-    server = ServerService(engine)
-    engine.add_service(server)
-    engine.start()
+    engine = served_engine(tmp_path / "r")
+    server = engine.server
     headers = {"Authorization": f"Bearer {server.token}"}
     results = []
 

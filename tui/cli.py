@@ -184,31 +184,36 @@ def _console_logging(log_file: Path) -> None:
     root.setLevel(logging.INFO)
 
 
-def cmd_console(args: argparse.Namespace) -> int:
-    from engine.headless import build_engine
-
+def _embedded_console(start, stop, engine, root: Path, readonly: bool) -> int:
+    """Start something that runs an engine, show the console on it, and stop it however we leave."""
     from .app import ChuteApp
     from .source import LocalSource
 
-    config = resolve_config(args)
-    _console_logging(config.paths.state / "console.log")
-    engine = build_engine(config)
     try:
-        engine.start()
+        start()
     except Exception as exc:
-        print(f"chute: cannot start the engine: {exc}", file=sys.stderr)
-        engine.stop()
+        print(f"chute: cannot start: {exc}", file=sys.stderr)
+        stop()
         return 1
     try:
         ChuteApp(
             [LocalSource(engine)],
-            readonly=args.readonly,
-            roots=[str(config.paths.root)],
+            readonly=readonly,
+            roots=[str(root)],
             feed_options={"wait": 1.0, "snapshot_every": 2.0},
         ).run()
     finally:
-        engine.stop()
+        stop()
     return 0
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    from engine.headless import build_engine
+
+    config = resolve_config(args)
+    _console_logging(config.paths.state / "console.log")
+    engine = build_engine(config)
+    return _embedded_console(engine.start, engine.stop, engine, config.paths.root, args.readonly)
 
 
 def cmd_attach(args: argparse.Namespace) -> int:
@@ -239,10 +244,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     demo = Demo(args.dir, port=args.port, seed=args.seed)
     if args.headless is None:
         _console_logging(demo.config.paths.state / "console.log")
-    else:
-        from engine import logs
+        return _embedded_console(demo.start, demo.stop, demo.engine, demo.root, args.readonly)
+    from engine import logs
 
-        logs.setup("WARNING")
+    logs.setup("WARNING")
     try:
         demo.start()
     except Exception as exc:
@@ -250,21 +255,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         demo.stop()
         return 1
     try:
-        if args.headless is not None:
-            print(
-                f"demo workspace {demo.root}; API {demo.server.url}; demo app {demo.demo_app.url}", flush=True
-            )
-            run_headless(demo, args.headless)
-        else:
-            from .app import ChuteApp
-            from .source import LocalSource
-
-            ChuteApp(
-                [LocalSource(demo.engine)],
-                readonly=args.readonly,
-                roots=[str(demo.root)],
-                feed_options={"wait": 1.0, "snapshot_every": 2.0},
-            ).run()
+        print(f"demo workspace {demo.root}; API {demo.server.url}; demo app {demo.demo_app.url}", flush=True)
+        run_headless(demo, args.headless)
     finally:
         demo.stop()
     return 0

@@ -53,20 +53,7 @@ class Sketch:
             self._collapse()
 
     def add(self, value: float) -> None:
-        self.count += 1
-        self.sum += value
-        if value < self.min:
-            self.min = value
-        if value > self.max:
-            self.max = value
-        if value <= MIN_VALUE:
-            self.zeros += 1
-            return
-        i = math.ceil(math.log(value) * self._inv_log_gamma)
-        b = self.buckets
-        b[i] = b.get(i, 0) + 1
-        if len(b) > self.max_buckets:
-            self._collapse()
+        self.add_at(math.ceil(math.log(value) * self._inv_log_gamma) if value > MIN_VALUE else None, value)
 
     def _collapse(self) -> None:
         keys = sorted(self.buckets)
