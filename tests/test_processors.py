@@ -185,3 +185,20 @@ def test_decode(data, encoding):
     text, found = decode(data)
     assert found == encoding
     assert text.lstrip("\ufeff").startswith("h")
+
+
+def test_plugins_register_through_the_entry_point_group(monkeypatch, tmp_path):
+    from importlib.metadata import EntryPoint
+
+    from engine.processors import registry as registry_module
+
+    points = [
+        EntryPoint("yaml", "processors_for_tests:Boom", "chute.processors"),
+        EntryPoint("broken", "no_such_module:Nothing", "chute.processors"),
+    ]
+    monkeypatch.setattr(
+        registry_module, "entry_points", lambda group: points if group == "chute.processors" else []
+    )
+    reg = Registry.default()
+    assert reg.by_ext[".boom"].kind == "boom"  # the plugin's class was instantiated and registered
+    assert reg.by_kind["csv"].kind == "csv"  # a broken plugin does not take the built-ins down
