@@ -514,7 +514,12 @@ class Journal:
         rows = self._r.execute(
             "SELECT dest FROM files WHERE dest >= ? AND dest < ?", (prefix, prefix[:-1] + "0")
         ).fetchall()
-        return [d for (d,) in rows if "/" not in d[len(prefix) :]]
+        # Destinations with undecodable names are stored as BLOBs, which sort after all TEXT.
+        raw = os.fsencode(prefix)
+        rows += self._r.execute(
+            "SELECT dest FROM files WHERE typeof(dest) = 'blob' AND substr(dest, 1, ?) = ?", (len(raw), raw)
+        ).fetchall()
+        return [d for d in (py_path(r[0]) for r in rows) if "/" not in d[len(prefix) :]]
 
     def find_done_by_sha(self, sha256: str, exclude_id: int) -> int | None:
         row = self._r.execute(

@@ -265,12 +265,7 @@ class Pipeline:
             candidates = [t for t in taken if isinstance(t, Candidate)]
             items = [t for t in taken if not isinstance(t, Candidate)]
             if candidates:
-                try:
-                    items += self._claim(candidates)
-                except Exception:
-                    log.exception(
-                        "claiming %d files failed; they stay in the inbox for the next scan", len(candidates)
-                    )
+                items += self._claim_safely(candidates)
             if not items:
                 continue
             with self._busy_lock:

@@ -82,3 +82,21 @@ def test_non_utf8_names_are_handled(engine):
     rec = settled(engine, name)
     assert rec.state == "done"
     assert os.path.exists(os.fsencode(rec.dest))
+
+
+def test_undecodable_names_are_never_reused_after_their_files_are_removed(make_engine, tmp_path):
+    """The journal keeps owning a placed name (even a BLOB one) after retention removes the file."""
+    engine = make_engine()
+    raw = os.fsencode(str(engine.config.paths.inbox)) + b"/caf\xe9.txt"
+    with open(raw, "wb") as f:
+        f.write(b"one\n")
+    first = settled(engine, os.fsdecode(b"caf\xe9.txt"))
+    os.unlink(os.fsencode(first.dest))
+    os.unlink(os.fsencode(first.dest + ".meta.json"))
+    engine.stop()
+    again = make_engine()
+    with open(raw, "wb") as f:
+        f.write(b"two\n")
+    wait_for(lambda: again.snapshot().counts["done"] == 2)
+    second = again.files().items[0]
+    assert second.dest != first.dest and second.dest.endswith("caf\udce9 (1).txt")

@@ -310,3 +310,27 @@ def test_a_journal_from_a_newer_chute_is_refused(tmp_path):
     sqlite3.connect(path).execute("PRAGMA user_version=999")
     with pytest.raises(JournalError, match="newer than this chute"):
         Journal(path)
+
+
+def test_one_unclaimable_file_does_not_hold_up_its_batch(make_engine, caplog):
+    engine = make_engine()
+    real_claim = engine.journal.claim
+
+    def claim(arrivals):
+        if any(a.name == "poison.txt" for a in arrivals):
+            raise RuntimeError("simulated journal refusal")
+        return real_claim(arrivals)
+
+    engine.journal.claim = claim
+    inbox = engine.config.paths.inbox
+    # Written while the watcher looks elsewhere, then found by one scan: they arrive as one batch.
+    engine.watcher._observer.stop()
+    engine.watcher._observer.join()
+    for name in ("a.txt", "poison.txt", "b.txt", "c.txt"):
+        (inbox / name).write_text(name)
+    engine.watcher._overflowed()
+    for name in ("a.txt", "b.txt", "c.txt"):
+        assert settled(engine, name).state == "done"
+    assert (inbox / "poison.txt").exists()
+    time.sleep(1.0)
+    assert caplog.text.count("cannot claim 'poison.txt'") == 1, "said once, not on every scan"
