@@ -233,6 +233,19 @@ async def test_several_engines_get_one_tab_each(tmp_path, monkeypatch):
             await until(pilot, lambda: table.row_count == 1)
             await pilot.press("left_square_bracket")
             await until(pilot, lambda: "east" in header())
+            # Each tab shows its own engine's link: stop west's server and only west's tab turns.
+            from textual.widgets import Tab
+
+            tab_text = lambda i: str(app.query_one(f"#engine-{i}", Tab).label)  # noqa: E731
+            await asyncio.to_thread(engines[1][1].stop)
+            await until(pilot, lambda: "●" in tab_text(1), what="state marks on the tabs")
+
+            def west_reconnecting() -> bool:
+                tab = app.query_one("#engine-1", Tab)
+                return any("red" in str(span.style) for span in tab.label.spans)
+
+            await until(pilot, west_reconnecting, timeout=10, what="west's tab to show its broken link")
+            assert not any("red" in str(span.style) for span in app.query_one("#engine-0", Tab).label.spans)
     finally:
         for e, _ in engines:
             e.stop()

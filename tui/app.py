@@ -8,13 +8,14 @@ from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
+from rich.text import Text
 from textual.app import App, ComposeResult, SystemCommand
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Tab, Tabs
 
 from .engine_view import EngineView
 from .feed import LinkChanged
-from .header import LinkHeader
+from .header import STYLES, LinkHeader, describe
 from .keys import KEYS, for_action
 from .modals import HelpScreen
 from .source import Source
@@ -98,6 +99,12 @@ class ChuteApp(App):
 
     def on_link_changed(self, message: LinkChanged) -> None:
         self.refresh_header()
+        if len(self.sources) > 1:
+            # Each engine's tab carries its own link state, so trouble shows on every tab.
+            for i, view in enumerate(self.views):
+                word, _ = describe(view.link, self.clock(), self.stale_after, view.paused)
+                label = Text.assemble(("● ", STYLES.get(word, "")), view.source.name)
+                self.engine_tabs.query_one(f"#engine-{i}", Tab).label = label
 
     def refresh_header(self) -> None:
         view = self.view
