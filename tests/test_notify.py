@@ -211,6 +211,14 @@ def test_404_stops_using_the_webhook_and_says_so(tmp_path, monkeypatch):
     finally:
         engine.stop()
         fake.close()
+    # The operator makes a new webhook: a new URL is used again, and the queued alerts go out.
+    fresh = FakeDiscord([(204, None)])
+    again = discord_engine(tmp_path, monkeypatch, fresh, group_wait=0.2)
+    try:
+        wait_for(lambda: fresh.requests, timeout=10, what="delivery to the new webhook")
+    finally:
+        again.stop()
+        fresh.close()
 
 
 def test_5xx_retries_with_backoff_then_delivers(tmp_path, monkeypatch):

@@ -7,6 +7,7 @@ Nothing here runs on the pipeline's threads except `files_failed`, which only co
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -16,7 +17,7 @@ from ..journal import JournalError
 from .alerter import Alerter, Flush
 from .discord import Delivery, DiscordSender, embed
 from .email import EmailSender
-from .secrets import discord_webhook, guard_logs, redact, smtp_password
+from .secrets import discord_webhook, guard_logs, smtp_password
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = 600.0
@@ -37,7 +38,9 @@ class Notifier:
         self.discord = DiscordSender(url, d.timeout) if url else None
         if url:
             guard_logs(url)
-        self._discord_key = redact(url) if url else None
+        # Identifies the webhook without holding the secret: a new URL (even on the same host) is a
+        # new key, so a webhook Discord refused stays off only until the URL changes.
+        self._discord_key = "sha256:" + hashlib.sha256(url.encode()).hexdigest()[:16] if url else None
         e = config.email
         self.email = (
             EmailSender(e, smtp_password(config), str(config.relative(e.ca_file)) if e.ca_file else None)
