@@ -10,7 +10,6 @@ import fcntl
 import logging
 import os
 import shutil
-import threading
 import time
 from typing import Any
 
@@ -75,13 +74,21 @@ class Engine:
         self.journal = Journal(paths.state / "journal.sqlite")
         self.started_at = time.time()
         self.durations.seed(self.journal.duration_buckets(DURATION_BUCKETS))
-        self.pipeline = Pipeline(self.config, self.journal, self.registry)
+        # The watcher hands candidates to the pipeline; the pipeline asks the watcher to look
+        # again at a file that changed, or to report a non-regular one.
+        self.watcher = Watcher(
+            paths.inbox, self.config.watcher, lambda c: self.pipeline.submit(c), self._skipped
+        )
+        self.pipeline = Pipeline(
+            self.config,
+            self.journal,
+            self.registry,
+            on_recheck=self.watcher.recheck,
+            on_skipped=self.watcher.report,
+        )
         self.pipeline.on_finished.append(
             lambda outcomes: self.durations.observe_many([(o.kind, o.duration) for o in outcomes if o.kind])
         )
-        self.watcher = Watcher(paths.inbox, self.config.watcher, self.pipeline.submit, self._skipped)
-        self.pipeline._on_recheck = self.watcher.recheck
-        self.pipeline._on_skipped = self.watcher.report
         self.pipeline.start()
         self.watcher.start()
         self._start_notify_and_jobs()
@@ -247,8 +254,7 @@ class Engine:
 
     def schedules(self) -> list[dict[str, Any]]:
         """Each scheduled job with its last and next run (empty without a scheduler)."""
-        scheduler = getattr(self, "scheduler", None)
-        return scheduler.status() if scheduler is not None else []
+        return self.scheduler.status() if self.scheduler is not None else []
 
     def files(
         self,
@@ -375,12 +381,3 @@ class Engine:
                 return True
             time.sleep(0.05)
         return False
-
-
-def run_forever(engine: Engine, stop: threading.Event) -> None:
-    engine.start()
-    try:
-        while not stop.wait(1.0):
-            pass
-    finally:
-        engine.stop()

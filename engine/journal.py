@@ -12,7 +12,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -307,12 +307,6 @@ class Journal:
             with self._event_cond:
                 self.last_event_id = new_last
                 self._event_cond.notify_all()
-
-    @staticmethod
-    def _event_rows(
-        rows: Iterable[tuple[str, int | None, str, dict | None]], ts: float
-    ) -> list[tuple[float, str, int | None, str, str | None]]:
-        return [(ts, t, fid, msg, json.dumps(data) if data else None) for t, fid, msg, data in rows]
 
     # --- writes -------------------------------------------------------------------------------
 
@@ -695,10 +689,6 @@ class Journal:
                 "next_attempt_at), sent_at=CASE WHEN ?='sent' THEN ? ELSE sent_at END WHERE id=?",
                 (state, display(error) if error else None, next_at, state, now, item_id),
             )
-
-    def outbox_counts(self) -> dict[tuple[str, str], int]:
-        rows = self._r.execute("SELECT channel, state, count(*) FROM outbox GROUP BY 1, 2").fetchall()
-        return {(ch, st): n for ch, st, n in rows}
 
     def outbox_items(self, channel: str | None = None) -> list[dict]:
         sql = "SELECT id, channel, state, attempts, last_error, payload FROM outbox"

@@ -170,9 +170,6 @@ class Watcher:
             and all(t.is_alive() for t in self._threads)
         )
 
-    def request_scan(self) -> None:
-        self._scan_now.set()
-
     def _overflowed(self) -> None:
         self.overflows += 1
         log.warning("inotify queue overflowed in %s; scanning the inbox to find what it dropped", self.inbox)

@@ -291,9 +291,6 @@ class SceneSource:
             for i, (m, p, s, d) in enumerate(paths * 3)
         ][:limit]
 
-    async def request_stats(self) -> dict[str, Any]:
-        return {"requests": 3229, "errors": 152}
-
     async def alerts(self, limit: int = 100) -> tuple[list[Alert], int]:
         return [
             Alert(

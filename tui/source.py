@@ -48,7 +48,6 @@ class Source(Protocol):
     async def events(self, since: int, wait: float = 0.0) -> tuple[list[Event], int]: ...
     async def endpoints(self) -> list[dict[str, Any]]: ...
     async def recent_requests(self, limit: int = 50) -> list[dict[str, Any]]: ...
-    async def request_stats(self) -> dict[str, Any]: ...
     async def alerts(self, limit: int = 100) -> tuple[list[Alert], int]: ...
     async def mark_alert_read(self, alert_id: int, read: bool = True) -> None: ...
     async def run_job(self, name: str) -> dict[str, Any]: ...
@@ -94,9 +93,6 @@ class LocalSource:
     async def recent_requests(self, limit: int = 50) -> list[dict[str, Any]]:
         return self.engine.requests.recent(limit)
 
-    async def request_stats(self) -> dict[str, Any]:
-        return self.engine.requests.stats()
-
     async def alerts(self, limit: int = 100) -> tuple[list[Alert], int]:
         items = await self._call(self.engine.alerts, limit)
         return items, await self._call(self.engine.journal.unread_alerts)
@@ -105,11 +101,8 @@ class LocalSource:
         await self._call(self.engine.mark_alert_read, alert_id, read)
 
     async def run_job(self, name: str) -> dict[str, Any]:
-        runner = getattr(self.engine, "run_job", None)
-        if runner is None:
-            raise SourceError(f"this engine has no scheduler, so no {name} can run")
         try:
-            return await self._call(runner, name)
+            return await self._call(self.engine.run_job, name)
         except (KeyError, RuntimeError) as exc:
             raise SourceError(str(exc)) from exc
 
@@ -189,9 +182,6 @@ class RemoteSource:
 
     async def recent_requests(self, limit: int = 50) -> list[dict[str, Any]]:
         return (await self._get("/api/v1/requests/recent", {"limit": limit}))["requests"]
-
-    async def request_stats(self) -> dict[str, Any]:
-        return await self._get("/api/v1/requests/stats")
 
     async def alerts(self, limit: int = 100) -> tuple[list[Alert], int]:
         doc = await self._get("/api/v1/alerts", {"limit": limit})

@@ -84,20 +84,9 @@ class Sketch:
 
     def quantile(self, q: float) -> float | None:
         """The q-quantile (0 <= q <= 1) within the relative accuracy, or None when empty."""
-        if self.count == 0:
-            return None
         if not 0 <= q <= 1:
             raise ValueError(f"q must be in [0, 1], got {q}")
-        rank = q * (self.count - 1)
-        if rank < self.zeros:
-            return 0.0
-        seen = self.zeros
-        for k in sorted(self.buckets):
-            seen += self.buckets[k]
-            if seen > rank:
-                value = 2 * self._gamma**k / (self._gamma + 1)
-                return min(max(value, self.min), self.max)
-        return self.max
+        return self.quantiles((q,))[0]
 
     def quantiles(self, qs: tuple[float, ...]) -> list[float | None]:
         """Several quantiles in one pass over the buckets."""

@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from .. import __version__
 from ..engine import EngineError
 from ..model import STATES, to_dict
 from ..monitor import Monitor
@@ -136,7 +137,7 @@ def create_app(engine, token: str) -> Flask:
     def health():
         h = engine.health()
         return (
-            jsonify({"status": h.status, "version": engine.snapshot().version, "checks": h.checks}),
+            jsonify({"status": h.status, "version": __version__, "checks": h.checks}),
             503 if h.status == "fail" else 200,
             {"Content-Type": "application/health+json"},
         )
@@ -279,11 +280,8 @@ def api_v1(engine) -> Blueprint:
 
 
 def run_job(engine, name: str) -> dict[str, Any]:
-    runner = getattr(engine, "run_job", None)
-    if runner is None:
-        raise ApiError(503, "unavailable", f"this engine has no scheduler, so no {name} can run")
     try:
-        return runner(name)
+        return engine.run_job(name)
     except EngineError as exc:
         raise ApiError(503, "unavailable", str(exc)) from None
     except KeyError:

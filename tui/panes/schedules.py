@@ -19,7 +19,6 @@ class SchedulesPane(Vertical):
         super().__init__(**kwargs)
         self.view = view
         self.alerts: dict[str, Alert] = {}
-        self._unread = -1
 
     def compose(self) -> ComposeResult:
         yield Label("schedules", classes="section")
@@ -82,7 +81,6 @@ class SchedulesPane(Vertical):
         if result is None:
             return
         alerts, unread = result
-        self._unread = unread
         self.query_one("#alerts-label", Label).update(f"alerts — {unread} unread")
         table = self.query_one("#alerts-table", DataTable)
         with self.app.batch_update():
