@@ -1,14 +1,14 @@
 """chute's headless engine: watch an inbox, process each file by kind, journal every step.
 
 Never imports textual (a test enforces it): this package runs alone on servers. Submodules load
-on first use, so `import engine.model` (or a processor child process) stays light.
+on first use, so `import chute.engine.model` (or a processor child process) stays light.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from chute import __version__
 
 _EXPORTS = {
     "Config": "config",
@@ -29,7 +29,7 @@ def __getattr__(name: str) -> Any:
     import importlib
 
     if name not in _EXPORTS:
-        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+        raise AttributeError(f"module 'chute.engine' has no attribute {name!r}")
     module = _EXPORTS[name]
     if module is None:
         return importlib.import_module(f".{name}", __name__)

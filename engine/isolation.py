@@ -70,7 +70,7 @@ class _Child:
             [
                 sys.executable,
                 "-c",
-                "from engine.isolation import _child_entry; _child_entry()",
+                "from chute.engine.isolation import _child_entry; _child_entry()",
                 str(child_sock.fileno()),
                 str(memory_limit or 0),
             ],

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import Config, Engine
-from engine.model import FileRecord
+from chute.engine import Config, Engine
+from chute.engine.model import FileRecord
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 20.0, interval: float = 0.05, what: str = ""):
@@ -91,7 +91,7 @@ def fresh_env() -> dict[str, str]:
 
 def served_engine(root: Path, **sections) -> Engine:
     """A started engine serving its API on an ephemeral loopback port (engine.server)."""
-    from engine.server import ServerService
+    from chute.engine.server import ServerService
 
     os.environ.pop("CHUTE_TOKEN", None)
     engine = Engine(test_config(root, server={"enabled": True, "port": 0}, **sections))

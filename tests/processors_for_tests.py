@@ -3,7 +3,7 @@
 import os
 import time
 
-from engine.processors import Registry, Result
+from chute.engine.processors import Registry, Result
 
 
 class Hang:

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from conftest import drop, settled, test_config
 
-from engine import Engine
-from engine.backup import BackupError, Backups, archives, read_manifest, restore, verify
-from engine.config import BackupConfig
+from chute.engine import Engine
+from chute.engine.backup import BackupError, Backups, archives, read_manifest, restore, verify
+from chute.engine.config import BackupConfig
 
 
 def tree(folder: Path) -> dict[str, str]:
@@ -151,7 +151,7 @@ def test_backup_cli_and_verify(tmp_path):
     settled(engine, "c.txt")
     engine.stop()
     out = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "backup", "--root", str(root)],
+        [sys.executable, "-m", "chute.tui.cli", "backup", "--root", str(root)],
         capture_output=True,
         text=True,
         env=fresh_env(),
@@ -159,14 +159,14 @@ def test_backup_cli_and_verify(tmp_path):
     assert out.returncode == 0 and "full backup" in out.stdout
     archive = next((root / "backups").glob("*.tar.gz"))
     out = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "backup", "--verify", str(archive)],
+        [sys.executable, "-m", "chute.tui.cli", "backup", "--verify", str(archive)],
         capture_output=True,
         text=True,
         env=fresh_env(),
     )
     assert out.returncode == 0 and "OK" in out.stdout
     out = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "restore", str(archive), "--to", str(tmp_path / "new")],
+        [sys.executable, "-m", "chute.tui.cli", "restore", str(archive), "--to", str(tmp_path / "new")],
         capture_output=True,
         text=True,
         env=fresh_env(),

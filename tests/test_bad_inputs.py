@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conftest import drop, record, settled, wait_for
 
-from engine import samples
+from chute.engine import samples
 
 CORPUS = {
     # name: (bytes, expected state, expected error kind)

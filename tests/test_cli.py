@@ -11,7 +11,7 @@ from pathlib import Path
 
 from conftest import fresh_env, wait_for
 
-CHUTE = [sys.executable, "-m", "tui.cli"]
+CHUTE = [sys.executable, "-m", "chute.tui.cli"]
 
 
 def chute(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
@@ -100,7 +100,7 @@ def test_bad_config_is_a_message_not_a_traceback(tmp_path):
 
 
 def test_python_dash_m_engine_help():
-    out = subprocess.run([sys.executable, "-m", "engine", "--help"], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "chute.engine", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "--no-server" in out.stdout
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import Config, ConfigError, default_toml, init, load
+from chute.engine.config import Config, ConfigError, default_toml, init, load
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -9,11 +9,11 @@ import time
 import pytest
 from conftest import drop, served_engine, settled, test_config
 
-from engine import Engine, samples
-from engine.server import ServerService
-from tui.app import ChuteApp
-from tui.modals import ConfirmScreen, DetailScreen, HelpScreen
-from tui.source import LocalSource, RemoteSource
+from chute.engine import Engine, samples
+from chute.engine.server import ServerService
+from chute.tui.app import ChuteApp
+from chute.tui.modals import ConfirmScreen, DetailScreen, HelpScreen
+from chute.tui.source import LocalSource, RemoteSource
 
 FAST = {"wait": 0.3, "snapshot_every": 0.5, "history_every": 2.0, "max_backoff": 1.0}
 
@@ -129,7 +129,7 @@ async def test_filter_and_detail(engine, source):
 
 
 async def test_help_lists_the_key_table(engine, source):
-    from tui.keys import KEYS
+    from chute.tui.keys import KEYS
 
     app = ChuteApp([source], feed_options=FAST)
     async with app.run_test(size=(100, 30)) as pilot:

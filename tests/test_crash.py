@@ -30,7 +30,16 @@ for i in range(n):
 
 def start_engine(config: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "engine", "--config", str(config), "--no-server", "--log-level", "WARNING"],
+        [
+            sys.executable,
+            "-m",
+            "chute.engine",
+            "--config",
+            str(config),
+            "--no-server",
+            "--log-level",
+            "WARNING",
+        ],
         env=fresh_env(),
         stderr=subprocess.PIPE,
     )

@@ -4,15 +4,15 @@ import subprocess
 import sys
 
 MODULES = [
-    "engine",
-    "engine.engine",
-    "engine.headless",
-    "engine.pipeline",
-    "engine.watcher",
-    "engine.journal",
-    "engine.processors",
-    "engine.isolation",
-    "engine.samples",
+    "chute.engine",
+    "chute.engine.engine",
+    "chute.engine.headless",
+    "chute.engine.pipeline",
+    "chute.engine.watcher",
+    "chute.engine.journal",
+    "chute.engine.processors",
+    "chute.engine.isolation",
+    "chute.engine.samples",
 ]
 
 
@@ -28,7 +28,7 @@ def test_engine_never_imports_textual():
 def test_engine_package_has_no_textual_import_statements():
     from pathlib import Path
 
-    import engine
+    from chute import engine
 
     root = Path(engine.__file__).parent
     offenders = [

@@ -35,7 +35,7 @@ def test_hang_crash_and_memory_fail_one_file_each(make_engine):
     assert "KeyError" in boom.reason
 
     # The children were replaced: the engine still processes risky kinds afterwards.
-    from engine import samples
+    from chute.engine import samples
 
     drop(engine, "after.pdf", samples.pdf())
     assert settled(engine, "after.pdf").state == "done"

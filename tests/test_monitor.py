@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from engine.monitor import Collector, Monitor, Sketch
-from engine.monitor.demo_app import create_demo_app
+from chute.engine.monitor import Collector, Monitor, Sketch
+from chute.engine.monitor.demo_app import create_demo_app
 
 
 def exact(data: list[float], q: float) -> float:

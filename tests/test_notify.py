@@ -13,11 +13,11 @@ import trustme
 from conftest import drop, settled, test_config, wait_for
 from servers import Blackhole, FakeDiscord, free_port, smtp_server
 
-from engine import Engine
-from engine.config import EmailConfig
-from engine.notify.alerter import Alerter
-from engine.notify.discord import DESCRIPTION_MAX, TOTAL_MAX, DiscordSender, embed
-from engine.notify.email import EmailSender
+from chute.engine import Engine
+from chute.engine.config import EmailConfig
+from chute.engine.notify.alerter import Alerter
+from chute.engine.notify.discord import DESCRIPTION_MAX, TOTAL_MAX, DiscordSender, embed
+from chute.engine.notify.email import EmailSender
 
 MSG = {"subject": "chute report", "text": "plain words", "html": "<p>html <b>words</b></p>"}
 
@@ -291,7 +291,7 @@ def test_the_webhook_url_never_reaches_logs_events_or_alerts(tmp_path, monkeypat
 
 
 def test_secrets_in_the_config_text_are_refused(tmp_path):
-    from engine.config import ConfigError, load
+    from chute.engine.config import ConfigError, load
 
     for text, key in (
         ('[email]\npassword = "hunter2"\n', "email.password"),

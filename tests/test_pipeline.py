@@ -9,9 +9,9 @@ from pathlib import Path
 
 from conftest import drop, originals, record, settled, wait_for
 
-from engine import Engine, samples
-from engine.processors import ProcessingError, Registry, Result
-from engine.processors.base import read_input
+from chute.engine import Engine, samples
+from chute.engine.processors import ProcessingError, Registry, Result
+from chute.engine.processors.base import read_input
 
 
 def test_good_file_is_placed_with_meta(engine: Engine):
@@ -268,8 +268,8 @@ def test_overflow_triggers_an_immediate_scan(make_engine):
 def test_second_engine_on_same_root_is_refused(make_engine, tmp_path):
     import pytest
 
-    from engine import EngineError
-    from engine.config import Config
+    from chute.engine import EngineError
+    from chute.engine.config import Config
 
     make_engine()
     other = Engine(Config.for_root(tmp_path / "root", server={"enabled": False}))
@@ -281,7 +281,7 @@ def test_second_engine_on_same_root_is_refused(make_engine, tmp_path):
 def test_journal_migrates_an_old_schema_forward(tmp_path):
     import sqlite3
 
-    from engine.journal import MIGRATIONS, SCHEMA_VERSION, Journal
+    from chute.engine.journal import MIGRATIONS, SCHEMA_VERSION, Journal
 
     path = tmp_path / "journal.sqlite"
     old = sqlite3.connect(path, isolation_level=None)
@@ -304,7 +304,7 @@ def test_a_journal_from_a_newer_chute_is_refused(tmp_path):
 
     import pytest
 
-    from engine.journal import Journal, JournalError
+    from chute.engine.journal import Journal, JournalError
 
     path = tmp_path / "journal.sqlite"
     sqlite3.connect(path).execute("PRAGMA user_version=999")

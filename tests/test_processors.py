@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from engine import samples
-from engine.processors import ProcessingError, Registry
-from engine.processors.encoding import decode
+from chute.engine import samples
+from chute.engine.processors import ProcessingError, Registry
+from chute.engine.processors.encoding import decode
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +122,7 @@ def test_not_an_image_named_jpg(registry, tmp_path):
 
 
 def test_decompression_bomb_is_refused(registry, tmp_path):
-    from engine.processors import image
+    from chute.engine.processors import image
 
     old = image.MAX_PIXELS
     image.MAX_PIXELS = 1000
@@ -190,7 +190,7 @@ def test_decode(data, encoding):
 def test_plugins_register_through_the_entry_point_group(monkeypatch, tmp_path):
     from importlib.metadata import EntryPoint
 
-    from engine.processors import registry as registry_module
+    from chute.engine.processors import registry as registry_module
 
     points = [
         EntryPoint("yaml", "processors_for_tests:Boom", "chute.processors"),

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from conftest import originals, test_config, wait_for
 
-from engine import Engine
-from engine.journal import Arrival, Journal
-from engine.pipeline import Pipeline, _Done
-from engine.placement import ERROR_SUFFIX, META_SUFFIX
-from engine.processors import Registry
-from engine.watcher import Candidate
+from chute.engine import Engine
+from chute.engine.journal import Arrival, Journal
+from chute.engine.pipeline import Pipeline, _Done
+from chute.engine.placement import ERROR_SUFFIX, META_SUFFIX
+from chute.engine.processors import Registry
+from chute.engine.watcher import Candidate
 
 
 def half_run(root, name: str, data: bytes, stop_after: str) -> None:

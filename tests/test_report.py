@@ -6,8 +6,8 @@ import json
 
 from conftest import drop, settled, test_config, wait_for
 
-from engine import Engine, samples
-from engine.report import build, render_html, render_text, save
+from chute.engine import Engine, samples
+from chute.engine.report import build, render_html, render_text, save
 
 
 def test_report_content_and_files(tmp_path):

@@ -8,10 +8,10 @@ import time
 
 from conftest import test_config, wait_for
 
-from engine import Engine
-from engine.journal import Journal
-from engine.scheduler import JobSpec, Scheduler
-from engine.schedules import parse_when
+from chute.engine import Engine
+from chute.engine.journal import Journal
+from chute.engine.scheduler import JobSpec, Scheduler
+from chute.engine.schedules import parse_when
 
 
 def journal(tmp_path) -> Journal:
@@ -117,7 +117,7 @@ def test_a_run_missed_while_down_runs_once_at_start(tmp_path):
 def test_engine_schedules_in_snapshot_and_bad_spec_named(tmp_path):
     import pytest
 
-    from engine.config import ConfigError, load
+    from chute.engine.config import ConfigError, load
 
     engine = Engine(
         test_config(tmp_path / "e", schedule={"backup": "monday 09:00", "report": "", "retention": "hourly"})

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from conftest import drop, served_engine, settled, wait_for
 
-from engine import samples
-from engine.server.openapi import ROUTES
+from chute.engine import samples
+from chute.engine.server.openapi import ROUTES
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_every_documented_route_answers(served):
 
 
 def create_rules(engine, server):
-    from engine.server.app import create_app
+    from chute.engine.server.app import create_app
 
     app = create_app(engine, server.token)
     return [r for r in app.url_map.iter_rules() if r.endpoint != "static"]
@@ -263,13 +263,13 @@ def test_token_file_is_private_and_reused(served, tmp_path):
     path = engine.config.paths.state / "token"
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert path.read_text().strip() == server.token and len(server.token) >= 32
-    from engine.server import auth
+    from chute.engine.server import auth
 
     assert auth.load_or_create(engine.config.paths.state)[0] == server.token
 
 
 def test_token_from_environment_wins(tmp_path, monkeypatch):
-    from engine.server import auth
+    from chute.engine.server import auth
 
     monkeypatch.setenv("CHUTE_TOKEN", "from-the-environment")
     assert auth.load_or_create(tmp_path) == ("from-the-environment", "env")

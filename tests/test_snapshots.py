@@ -2,12 +2,12 @@
 
 The scenes are fixed data (tui/scenes.py) with a fixed clock and UTC, so the pictures only change
 when the console does. After an intended change: pytest tests/test_snapshots.py --snapshot-update,
-then python -m tui.scenes to refresh screenshots/.
+then python -m chute.tui.scenes to refresh screenshots/.
 """
 
 import pytest
 
-from tui.scenes import SCENES, SIZES, scene_app, settle, use_utc
+from chute.tui.scenes import SCENES, SIZES, scene_app, settle, use_utc
 
 use_utc()
 

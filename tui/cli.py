@@ -11,12 +11,12 @@ import sys
 import time
 from pathlib import Path
 
-from engine import __version__
-from engine.config import ConfigError, init
-from engine.headless import add_engine_args, add_location_args, resolve_config
-from engine.headless import run as run_engine
-from engine.journal import Journal, JournalError
-from engine.model import to_dict
+from chute.engine import __version__
+from chute.engine.config import ConfigError, init
+from chute.engine.headless import add_engine_args, add_location_args, resolve_config
+from chute.engine.headless import run as run_engine
+from chute.engine.journal import Journal, JournalError
+from chute.engine.model import to_dict
 
 
 def _engine_running(config) -> bool:
@@ -49,7 +49,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from engine.model import STATES
+    from chute.engine.model import STATES
 
     config = resolve_config(args)
     journal = _open_journal(config)
@@ -99,7 +99,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from engine.backup import BackupError, Backups, verify
+    from chute.engine.backup import BackupError, Backups, verify
 
     if args.verify:
         problems = verify(args.verify)
@@ -123,7 +123,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from engine.backup import BackupError, restore
+    from chute.engine.backup import BackupError, restore
 
     try:
         done = restore(args.archive, args.to)
@@ -140,7 +140,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     import types
 
-    from engine import report
+    from chute.engine import report
 
     config = resolve_config(args)
     if _engine_running(config):
@@ -208,7 +208,7 @@ def _embedded_console(start, stop, engine, root: Path, readonly: bool) -> int:
 
 
 def cmd_console(args: argparse.Namespace) -> int:
-    from engine.headless import build_engine
+    from chute.engine.headless import build_engine
 
     config = resolve_config(args)
     _console_logging(config.paths.state / "console.log")
@@ -245,7 +245,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.headless is None:
         _console_logging(demo.config.paths.state / "console.log")
         return _embedded_console(demo.start, demo.stop, demo.engine, demo.root, args.readonly)
-    from engine import logs
+    from chute.engine import logs
 
     logs.setup("WARNING")
     try:

@@ -15,10 +15,10 @@ from pathlib import Path
 import httpx
 from waitress import create_server
 
-from engine import Config, Engine, samples
-from engine.monitor import Monitor
-from engine.monitor.demo_app import create_demo_app
-from engine.server import ServerService
+from chute.engine import Config, Engine, samples
+from chute.engine.monitor import Monitor
+from chute.engine.monitor.demo_app import create_demo_app
+from chute.engine.server import ServerService
 
 log = logging.getLogger(__name__)
 ROUTES = [

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import TabbedContent, TabPane
 
-from engine.model import Snapshot
+from chute.engine.model import Snapshot
 
 from .feed import EventsArrived, Feed, HistoryArrived, LinkChanged, LinkState, Resync, SnapshotArrived
 from .modals import ConfirmScreen, DetailScreen

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from engine.model import Event, MinutePoint, Snapshot
+from chute.engine.model import Event, MinutePoint, Snapshot
 
 from .source import Source, SourceError
 

@@ -12,7 +12,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from engine.model import FileDetail
+from chute.engine.model import FileDetail
 
 from . import fmt
 from .keys import KEYS

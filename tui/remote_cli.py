@@ -7,7 +7,7 @@ import sys
 
 import httpx
 
-from engine.config import Config
+from chute.engine.config import Config
 
 
 def token_for(config: Config) -> str:

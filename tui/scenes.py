@@ -1,5 +1,5 @@
 """Fixed scenes of the console: the same data every time, for snapshot tests and for the SVGs in
-screenshots/ (regenerate them with `python -m tui.scenes`).
+screenshots/ (regenerate them with `python -m chute.tui.scenes`).
 
 SceneSource answers like a real engine would, from constants; with the clock fixed and TZ=UTC
 nothing in the picture depends on when or where it is drawn.
@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.model import (
+from chute.engine.model import (
     Alert,
     Attempt,
     Event,

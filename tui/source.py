@@ -12,7 +12,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import httpx
 
-from engine.model import (
+from chute.engine.model import (
     Alert,
     Event,
     FileDetail,

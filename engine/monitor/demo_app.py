@@ -1,7 +1,7 @@
 """A small Flask app with well-known behaviours, instrumented by the monitor: `chute demo` drives
 it so the request screens have something to show, and it is the monitor's own example.
 
-    python -m engine.monitor.demo_app      # serves on 127.0.0.1:5005
+    python -m chute.engine.monitor.demo_app      # serves on 127.0.0.1:5005
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """`Monitor(app)`: request metrics for any Flask app, per route template.
 
-    from engine.monitor import Monitor
+    from chute.engine.monitor import Monitor
     monitor = Monitor(app)                  # or Monitor().init_app(app)
     monitor.collector.endpoints()           # the same data the routes below serve
 

@@ -38,7 +38,7 @@ def main() -> None:
         "after), to force overflows on a machine whose reader keeps up",
     )
     args = parser.parse_args()
-    from engine import Config, Engine
+    from chute.engine import Config, Engine
 
     knob = Path("/proc/sys/fs/inotify/max_queued_events")
     try:

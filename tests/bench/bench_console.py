@@ -20,9 +20,9 @@ from pathlib import Path
 
 import httpx
 
-from engine import Config, Engine
-from engine.journal import Arrival, Journal, Outcome
-from engine.server import ServerService
+from chute.engine import Config, Engine
+from chute.engine.journal import Arrival, Journal, Outcome
+from chute.engine.server import ServerService
 
 
 def fill(root: Path, rows: int) -> None:
@@ -61,8 +61,8 @@ def fill(root: Path, rows: int) -> None:
 
 
 async def tick_times(root: Path, rounds: int, naive: bool) -> list[float]:
-    from tui.app import ChuteApp
-    from tui.source import LocalSource
+    from chute.tui.app import ChuteApp
+    from chute.tui.source import LocalSource
 
     engine = Engine(Config.for_root(root, server={"enabled": False}))
     engine.start()
@@ -94,8 +94,8 @@ async def tick_times(root: Path, rounds: int, naive: bool) -> list[float]:
 
 
 async def idle_bytes(url: str, token: str, seconds: float, naive: bool) -> tuple[int, int]:
-    from tui.feed import Feed
-    from tui.source import RemoteSource
+    from chute.tui.feed import Feed
+    from chute.tui.source import RemoteSource
 
     if naive:
         received = requests = 0

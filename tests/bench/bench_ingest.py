@@ -101,7 +101,7 @@ WORKERS = 1
 
 def run_engine(n: int, rate: float, alerts: str = "off", bad_every: int = 0) -> dict:
     """alerts: "off", or "dead" (Discord and SMTP pointed at a server that accepts and never answers)."""
-    from engine import Config, Engine
+    from chute.engine import Config, Engine
 
     root = Path(tempfile.mkdtemp(prefix="chute-bench-engine-"))
     sections = {"server": {"enabled": False}, "pipeline": {"workers": WORKERS}}

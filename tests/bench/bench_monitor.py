@@ -30,7 +30,7 @@ def make_app(monitored: bool) -> Flask:
         return {"item": item}
 
     if monitored:
-        from engine.monitor import Monitor
+        from chute.engine.monitor import Monitor
 
         Monitor(app, add_routes=False)
     return app
@@ -78,7 +78,7 @@ def main() -> None:
         f"ratio of medians {statistics.median(mon_t) / statistics.median(plain_t):.3f}"
     )
 
-    from engine.monitor import Collector
+    from chute.engine.monitor import Collector
 
     c = Collector()
     for i in range(10):

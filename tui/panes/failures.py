@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from engine.model import Event, FileRecord
+from chute.engine.model import Event, FileRecord
 
 from .. import fmt
 from .table import FileTable, name_cell

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Input, Static
 
-from engine.model import STATES, Event, FilePage, FileRecord
+from chute.engine.model import STATES, Event, FilePage, FileRecord
 
 from .. import fmt
 from .table import FileTable, name_cell

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, RichLog, Sparkline, Static
 
-from engine.model import Event, MinutePoint, Snapshot
+from chute.engine.model import Event, MinutePoint, Snapshot
 
 from .. import fmt
 

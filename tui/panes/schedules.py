@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Label
 
-from engine.model import Alert, Snapshot
+from chute.engine.model import Alert, Snapshot
 
 from .. import fmt
 

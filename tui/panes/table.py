@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from rich.text import Text
 from textual.widgets import DataTable
 
-from engine.model import FileRecord
+from chute.engine.model import FileRecord
 
 from .. import fmt
 
