@@ -10,7 +10,7 @@ import time
 
 import pytest
 import trustme
-from conftest import drop, settled, test_config, wait_for
+from helpers import drop, settled, test_config, wait_for
 from servers import Blackhole, FakeDiscord, free_port, smtp_server
 
 from chute.engine import Engine

@@ -7,7 +7,7 @@ import os
 import time
 from pathlib import Path
 
-from conftest import drop, originals, record, settled, wait_for
+from helpers import drop, originals, record, settled, wait_for
 
 from chute.engine import Engine, samples
 from chute.engine.processors import ProcessingError, Registry, Result

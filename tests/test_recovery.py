@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import originals, test_config, wait_for
+from helpers import originals, test_config, wait_for
 
 from chute.engine import Engine
 from chute.engine.journal import Arrival, Journal

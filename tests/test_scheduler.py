@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
-from conftest import test_config, wait_for
+from helpers import test_config, wait_for
 
 from chute.engine import Engine
 from chute.engine.journal import Journal

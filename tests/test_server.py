@@ -11,7 +11,7 @@ import time
 
 import httpx
 import pytest
-from conftest import drop, served_engine, settled, wait_for
+from helpers import drop, served_engine, settled, wait_for
 
 from chute.engine import samples
 from chute.engine.server.openapi import ROUTES
