@@ -83,6 +83,11 @@ class PipelineConfig:
     memory_limit_mb: int = _opt(2048, min=64, doc="address-space limit of each child process")
     inline_max_bytes: int = _opt(1_048_576, min=0, doc="text/json/csv up to this size run in-process")
     duplicates: str = _opt("process", choices=("process", "mark"), doc="same sha256 as a processed file")
+    csv_formulas: str = _opt(
+        "neutralize",
+        choices=("neutralize", "keep"),
+        doc="cells of the normalized CSV starting with = + - @ tab or CR get a leading ' (OWASP)",
+    )
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,7 @@ console's LocalSource both use these methods and nothing else.
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 import shutil
 import time
 from typing import Any
@@ -16,6 +14,7 @@ from typing import Any
 from . import __version__
 from .config import Config
 from .journal import Journal
+from .lock import EngineLock, LockHeld
 from .model import (
     ACTIVE_STATES,
     STATES,
@@ -46,12 +45,12 @@ class EngineError(RuntimeError):
 class Engine:
     def __init__(self, config: Config, registry: Registry | None = None) -> None:
         self.config = config
-        self.registry = registry or Registry.default()
+        self.registry = registry or Registry.default(csv_formulas=config.pipeline.csv_formulas)
         self.journal: Journal | None = None
         self.pipeline: Pipeline | None = None
         self.watcher: Watcher | None = None
         self.started_at = time.time()
-        self._lock_fd: int | None = None
+        self._lock: EngineLock | None = None
         self._running = False
         self._extras: list[Any] = []  # services started with the engine (server, scheduler...)
         # HTTP request metrics: filled by the server's monitor, read by the console and /metrics.
@@ -192,23 +191,17 @@ class Engine:
         self.stop()
 
     def _take_lock(self) -> None:
-        path = self.config.paths.state / "engine.lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        lock = EngineLock(self.config.paths.inbox, self.config.paths.state)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise EngineError(
-                f"another chute engine is already running on {self.config.paths.root} (lock {path})"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self._lock_fd = fd
+            lock.acquire()
+        except LockHeld as exc:
+            raise EngineError(str(exc)) from None
+        self._lock = lock
 
     def _release_lock(self) -> None:
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def _skipped(self, name: str, why: str) -> None:
         log.warning("skipped %r in the inbox: %s", name, why)

@@ -4,9 +4,7 @@ never loads it."""
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -16,21 +14,13 @@ from chute.engine.config import ConfigError, init
 from chute.engine.headless import add_engine_args, add_location_args, resolve_config
 from chute.engine.headless import run as run_engine
 from chute.engine.journal import Journal, JournalError
+from chute.engine.lock import held as lock_held
 from chute.engine.model import to_dict
+from chute.engine.printable import printable, printable_lines
 
 
 def _engine_running(config) -> bool:
-    lock = config.paths.state / "engine.lock"
-    if not lock.exists():
-        return False
-    fd = os.open(lock, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+    return lock_held(config.paths.state)
 
 
 def _open_journal(config) -> Journal:
@@ -72,7 +62,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         if failed:
             print("recent failures:")
             for f in failed:
-                print(f"  #{f.id} {f.name!r}: {f.error_kind}: {f.reason}")
+                print(f"  #{f.id} {printable(f.name)}: {f.error_kind}: {printable(f.reason)}")
     finally:
         journal.close()
     return 0
@@ -156,7 +146,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         saved = report.save(doc, config.paths.archive)
     finally:
         journal.close()
-    print(report.render_text(doc))
+    print(printable_lines(report.render_text(doc)))
     print("saved " + ", ".join(str(p) for p in saved.values()))
     return 0
 
@@ -166,7 +156,11 @@ def cmd_files(args: argparse.Namespace) -> int:
     journal = _open_journal(config)
     try:
         for f in journal.files(state=args.state, kind=args.kind, q=args.q, limit=args.limit):
-            print(json.dumps(to_dict(f)) if args.json else f"#{f.id}\t{f.state}\t{f.kind or '-'}\t{f.name}")
+            print(
+                json.dumps(to_dict(f))
+                if args.json
+                else f"#{f.id}\t{f.state}\t{f.kind or '-'}\t{printable(f.name)}"
+            )
     finally:
         journal.close()
     return 0

@@ -8,6 +8,7 @@ import sys
 import httpx
 
 from chute.engine.config import Config
+from chute.engine.printable import printable
 
 
 def token_for(config: Config) -> str:
@@ -48,6 +49,6 @@ def retry_via_api(config: Config, ids: list[int], all_failed: bool) -> int:
     body = {"state": "failed"} if all_failed else {"ids": ids}
     result = call(config, "POST", "/api/v1/files/retry", json=body)
     for fid, why in result.get("skipped", {}).items():
-        print(f"#{fid}: {why}", file=sys.stderr)
+        print(f"#{fid}: {printable(why)}", file=sys.stderr)
     print(f"{len(result['retried'])} file(s) sent back through the running engine")
     return 0 if result["retried"] or not ids else 1

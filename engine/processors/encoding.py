@@ -4,6 +4,8 @@ charset-normalizer for legacy encodings (cp949/EUC-KR, Shift-JIS, cp1252, ...)."
 from __future__ import annotations
 
 import codecs
+import re
+import unicodedata
 
 from .base import ProcessingError
 
@@ -32,6 +34,14 @@ def _utf16_without_bom(data: bytes) -> str | None:
     return None
 
 
+# Control characters no text holds (tab, line breaks, form feed and ESC for coloured logs do).
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
+_SAMPLE_CHARS = 65_536
+# Binary bytes decoded as UTF-16 or a legacy code page come out as controls, unassigned or
+# private-use code points: a tenth of those in a sample is far beyond any real text.
+_MAX_JUNK_SHARE = 0.10
+
+
 def decode(data: bytes) -> tuple[str, str]:
     """Return (text, encoding name) or raise ProcessingError saying why the bytes are not text."""
     text, name = _decode(data)
@@ -41,7 +51,24 @@ def decode(data: bytes) -> tuple[str, str]:
         where = data.find(b"\x00") if name.startswith("utf-8") else nul
         unit = "offset" if name.startswith("utf-8") else "character"
         raise ProcessingError("binary", f"binary content, not text: NUL at {unit} {where}")
+    check_textual(text[:_SAMPLE_CHARS], name)
     return text, name
+
+
+def check_textual(sample: str, encoding: str) -> None:
+    """Raise ProcessingError("binary") when decoded characters are mostly not text."""
+    if not sample:
+        return
+    junk = len(_CONTROLS.findall(sample))
+    if not encoding.startswith("utf-8"):
+        # UTF-8 cannot yield these from binary by accident; the other decoders happily do.
+        junk += sum(1 for ch in sample if unicodedata.category(ch) in ("Cn", "Co", "Cs"))
+    if junk > len(sample) * _MAX_JUNK_SHARE:
+        raise ProcessingError(
+            "binary",
+            f"binary content, not text: decoded as {encoding}, {junk} of the first {len(sample)} "
+            "characters are control or unassigned characters",
+        )
 
 
 def _decode(data: bytes) -> tuple[str, str]:

@@ -43,8 +43,9 @@ class Registry:
             self.by_ext[ext.lower()] = processor
 
     @classmethod
-    def default(cls, plugins: bool = True) -> Registry:
+    def default(cls, plugins: bool = True, csv_formulas: str = "neutralize") -> Registry:
         registry = cls([p() for p in BUILTIN])
+        registry.add(CsvProcessor(neutralize_formulas=csv_formulas == "neutralize"))
         if plugins:
             for ep in entry_points(group=ENTRY_POINT_GROUP):
                 try:
