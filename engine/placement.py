@@ -8,6 +8,8 @@ reserved by a placement in flight; otherwise "stem (n).ext" is tried.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import errno
 import json
 import os
@@ -45,16 +47,58 @@ def numbered(name: str, n: int) -> str:
     return f"{stem} ({n}){ext}"
 
 
-def move(src: Path | str, dst: Path | str) -> None:
-    """Rename, or copy-then-unlink across filesystems (the copy lands under a temp name first)."""
+_RENAME_NOREPLACE = 1
+_AT_FDCWD = -100
+
+
+def _load_renameat2():
     try:
-        os.rename(src, dst)
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint)
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_renameat2 = _load_renameat2()
+
+
+def rename_noreplace(src: Path | str, dst: Path | str) -> None:
+    """Rename that fails with FileExistsError instead of replacing `dst` (never a check-then-act race).
+
+    renameat2(RENAME_NOREPLACE) where the kernel and filesystem have it; else a hard link (which
+    refuses an existing name) and an unlink of the source.
+    """
+    if _renameat2 is not None:
+        if _renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE) == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+            raise OSError(err, os.strerror(err), os.fsdecode(src), None, os.fsdecode(dst))
+    os.link(src, dst)
+    os.unlink(src)
+
+
+def move(src: Path | str, dst: Path | str) -> None:
+    """Move without ever replacing `dst` (FileExistsError); across filesystems, copy then unlink.
+
+    A copy lands under a temporary name beside `dst` first, so `dst` never exists half written.
+    """
+    try:
+        rename_noreplace(src, dst)
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise
         tmp = f"{dst}.chute-partial"
-        shutil.copy2(src, tmp)
-        os.replace(tmp, dst)
+        try:
+            shutil.copy2(src, tmp)
+            rename_noreplace(tmp, dst)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
         os.unlink(src)
 
 
