@@ -7,13 +7,13 @@ console's LocalSource both use these methods and nothing else.
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from typing import Any
 
 from . import __version__
 from .config import Config
-from .journal import Journal
+from .diskhealth import disk_checks
+from .journal import Journal, JournalError
 from .lock import EngineLock, LockHeld
 from .model import (
     ACTIVE_STATES,
@@ -70,7 +70,11 @@ class Engine:
         except OSError as exc:
             raise EngineError(f"cannot create the folders under {paths.root}: {exc}") from exc
         self._take_lock()
-        self.journal = Journal(paths.state / "journal.sqlite")
+        try:
+            self.journal = Journal(paths.state / "journal.sqlite")
+        except JournalError as exc:
+            self._release_lock()
+            raise EngineError(str(exc)) from None
         self.started_at = time.time()
         self.durations.seed(self.journal.figures.duration_buckets(DURATION_BUCKETS))
         # The watcher hands candidates to the pipeline; the pipeline asks the watcher to look
@@ -179,7 +183,10 @@ class Engine:
         if self.notifier:
             self.notifier.stop()
         if self.journal:
-            self.journal.events.add("engine_stopped", f"engine {self.config.name} stopped")
+            try:
+                self.journal.events.add("engine_stopped", f"engine {self.config.name} stopped")
+            except JournalError as exc:  # deleted or full: stopping must still stop
+                log.warning("could not journal the stop: %s", exc)
             self.journal.close()
         self._release_lock()
 
@@ -312,18 +319,15 @@ class Engine:
         checks["queue:depth"] = [
             {"status": "warn" if depth > self.health_limits["queue_warn"] else "pass", "observedValue": depth}
         ]
-        try:
-            free = shutil.disk_usage(self.config.paths.inbox).free
-            disk = (
-                "fail"
-                if free < self.health_limits["disk_fail_bytes"]
-                else "warn"
-                if free < self.health_limits["disk_warn_bytes"]
-                else "pass"
-            )
-        except OSError:
-            free, disk = None, "fail"
-        checks["disk:free"] = [{"status": disk, "observedValue": free, "observedUnit": "bytes"}]
+        p = self.config.paths
+        folders = {"inbox": p.inbox, "processed": p.processed, "failed": p.failed, "state": p.state}
+        folders["backups"] = p.backups
+        checks["disk:free"] = disk_checks(
+            folders, self.health_limits["disk_warn_bytes"], self.health_limits["disk_fail_bytes"]
+        )
+        if self.pipeline:
+            self.pipeline.journal_problem()
+            checks.update(self.pipeline.faults.checks())
         last_scan = self.watcher.last_scan_at if self.watcher else None
         age = now - last_scan if last_scan else None
         limit = 3 * self.config.watcher.scan_interval + 5

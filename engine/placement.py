@@ -154,23 +154,43 @@ class Placer:
 
     @staticmethod
     def write_new(dest: str, text: str) -> None:
-        """Create a companion file; never replaces anything (O_EXCL)."""
+        """Create a companion file whole or not at all; never replaces anything (O_EXCL)."""
+        data = memoryview(text.encode("utf-8"))
         fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            os.write(fd, text.encode("utf-8"))
-        finally:
+            while data:
+                data = data[os.write(fd, data) :]
+        except BaseException:
             os.close(fd)
+            os.unlink(dest)  # a full disk must not leave a half-written sidecar
+            raise
+        os.close(fd)
 
     def put(self, work: str, dest: str, sidecar: tuple[str, str], outputs: dict[str, Path]) -> None:
         """Outputs, then the sidecar, then the original last: recovery keys on where the original is.
 
+        If any step fails (a full or read-only folder), what was placed is taken back (outputs to
+        where they were, the sidecar deleted) and the error raised: the original stays in
+        state/work, nothing half-placed is left, and the same placement can be tried again.
         A crash before the original moves leaves the row `placing` with its original in
         state/work; recovery deletes these companions and processes the file again.
         """
-        for suffix, src in outputs.items():
-            move(src, dest + suffix)
-        self.write_new(dest + sidecar[0], sidecar[1])
-        move(work, dest)
+        done: list[tuple[str, Path | None]] = []  # (placed path, where it came from)
+        try:
+            for suffix, src in outputs.items():
+                move(src, dest + suffix)
+                done.append((dest + suffix, src))
+            self.write_new(dest + sidecar[0], sidecar[1])
+            done.append((dest + sidecar[0], None))
+            move(work, dest)
+        except BaseException:
+            for placed, src in reversed(done):
+                with contextlib.suppress(OSError):
+                    if src is None:
+                        os.unlink(placed)
+                    else:
+                        move(placed, src)
+            raise
 
     @staticmethod
     def remove_companions(dest: str, suffixes: tuple[str, ...]) -> None:
@@ -193,8 +213,30 @@ def meta_document(record: dict[str, Any], found_json: str) -> str:
     return encode(record)[:-1] + ', "found": ' + found_json + "}\n"
 
 
-def error_document(name: str, file_id: int, error_kind: str, reason: str, attempts: int, when: float) -> str:
+RECORD_PREFIX = "Record: "
+
+
+def error_document(
+    name: str,
+    file_id: int,
+    error_kind: str,
+    reason: str,
+    attempts: int,
+    when: float,
+    extra: dict | None = None,
+) -> str:
+    """Why, in words for people, then one line of JSON for `chute check --repair`."""
     stamp = time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(when))
+    record = {
+        "id": file_id,
+        "name": name.encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
+        "state": "failed",
+        "error_kind": error_kind,
+        "reason": reason,
+        "attempts": attempts,
+        "failed_at": when,
+        **(extra or {}),
+    }
     return (
         f"chute could not process {name!r}.\n\n"
         f"Why: {reason}\n"
@@ -202,4 +244,33 @@ def error_document(name: str, file_id: int, error_kind: str, reason: str, attemp
         f"Attempts: {attempts}\n"
         f"When: {stamp}\n"
         f"File id: {file_id} (fix the cause, then `chute retry {file_id}` or press r in the console)\n"
+        f"{RECORD_PREFIX}{encode(record)}\n"
     )
+
+
+def read_record(error_text: str) -> dict[str, Any] | None:
+    """The record at the end of an .error.txt (what `chute check --repair` rebuilds a row from)."""
+    for line in reversed(error_text.splitlines()):
+        if line.startswith(RECORD_PREFIX):
+            try:
+                return json.loads(line[len(RECORD_PREFIX) :])
+            except ValueError:
+                return None
+    return None
+
+
+# The original name rides with a file in state/work (an extended attribute where the filesystem
+# has them), so a file whose journal row is lost can be taken back under its own name.
+_NAME_ATTR = "user.chute.name"
+
+
+def write_name(path: str, name: str) -> None:
+    with contextlib.suppress(OSError):
+        os.setxattr(path, _NAME_ATTR, os.fsencode(name))
+
+
+def read_name(path: str) -> str | None:
+    try:
+        return os.fsdecode(os.getxattr(path, _NAME_ATTR))
+    except OSError:
+        return None
