@@ -232,7 +232,6 @@ def error_document(
         "name": name.encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
         "state": "failed",
         "error_kind": error_kind,
-        "reason": reason,
         "attempts": attempts,
         "failed_at": when,
         **(extra or {}),
@@ -249,14 +248,18 @@ def error_document(
 
 
 def read_record(error_text: str) -> dict[str, Any] | None:
-    """The record at the end of an .error.txt (what `chute check --repair` rebuilds a row from)."""
-    for line in reversed(error_text.splitlines()):
-        if line.startswith(RECORD_PREFIX):
-            try:
-                return json.loads(line[len(RECORD_PREFIX) :])
-            except ValueError:
-                return None
-    return None
+    """The record in an .error.txt (what `chute check --repair` rebuilds a row from): its last
+    line, plus the reason from the "Why:" the people read (said once, not twice)."""
+    head, sep, last = error_text.rstrip("\n").rpartition("\n" + RECORD_PREFIX)
+    if not sep:
+        return None
+    try:
+        record = json.loads(last)
+    except ValueError:
+        return None
+    why = head.partition("\nWhy: ")[2].partition("\nError kind: ")[0]
+    record["reason"] = why
+    return record
 
 
 # The original name rides with a file in state/work (an extended attribute where the filesystem

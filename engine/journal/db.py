@@ -77,6 +77,12 @@ class Database:
             return None
         return st.st_dev, st.st_ino
 
+    def _file_size(self) -> int:
+        try:
+            return os.stat(self.path).st_size
+        except OSError:
+            return 0
+
     def identity_problem(self) -> str | None:
         """Why the journal file is not the one this engine writes any more (deleted, replaced by
         another file, emptied), or None. Once found, writes are refused: they would go nowhere."""
@@ -86,17 +92,10 @@ class Database:
                 self.lost = f"the journal {self.path} was deleted while the engine ran"
             elif now != self._identity:
                 self.lost = f"the journal {self.path} was replaced by another file while the engine ran"
-            else:
-                try:
-                    with open(self.path, "rb") as f:
-                        header = f.read(16)
-                except OSError as exc:
-                    header = b""
-                    self.lost = f"the journal {self.path} cannot be read: {exc.strerror}"
-                if self.lost is None and header != SQLITE_HEADER and os.path.getsize(self.path) == 0:
-                    self.lost = f"the journal {self.path} was emptied while the engine ran"
-                elif self.lost is None and header != SQLITE_HEADER:
-                    self.lost = f"the journal {self.path} was overwritten with something that is not SQLite"
+            elif self._file_size() < MIN_DB_SIZE:
+                # Never open the file here to look inside: closing any descriptor of it drops
+                # this process's POSIX locks, and another process would then take the WAL away.
+                self.lost = f"the journal {self.path} was emptied while the engine ran"
             if self.lost:
                 self.lost += "; writes are stopped: restart the engine (and see `chute check`)"
         return self.lost
@@ -149,7 +148,7 @@ class Database:
             self._w.close()
 
 
-SQLITE_HEADER = b"SQLite format 3\x00"
+MIN_DB_SIZE = 512  # a database is at least one page
 
 
 def check_integrity(conn: sqlite3.Connection, path: Path) -> None:
