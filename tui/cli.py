@@ -18,6 +18,8 @@ from chute.engine.lock import held as lock_held
 from chute.engine.model import to_dict
 from chute.engine.printable import printable, printable_lines
 
+from .check_cli import add_check_parser
+
 
 def _engine_running(config) -> bool:
     return lock_held(config.paths.state)
@@ -317,6 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ids", nargs="*", type=int, metavar="ID")
     p.add_argument("--all-failed", action="store_true")
     p.set_defaults(func=cmd_retry)
+
+    add_check_parser(sub)
     return parser
 
 

@@ -1,0 +1,54 @@
+"""`chute check [--repair]`: the journal against the disk, both ways, from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from chute.engine.check import check
+from chute.engine.headless import add_location_args, resolve_config
+from chute.engine.lock import held as lock_held
+from chute.engine.printable import printable
+
+
+def add_check_parser(sub) -> None:
+    p = sub.add_parser("check", help="compare the journal with the disk, both ways; --repair rebuilds rows")
+    add_location_args(p)
+    p.add_argument("--repair", action="store_true", help="rebuild missing rows from the sidecars")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_check)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .cli import _open_journal
+
+    config = resolve_config(args)
+    running = lock_held(config.paths.state)
+    if args.repair and running:
+        print(
+            "chute: stop the engine before `check --repair` (it writes the journal too); "
+            "`chute check` alone works while it runs",
+            file=sys.stderr,
+        )
+        return 2
+    journal = _open_journal(config)
+    try:
+        findings = check(config, journal, repair=args.repair, running=running)
+    finally:
+        journal.close()
+    left = [f for f in findings if not f.repaired]
+    if args.json:
+        print(json.dumps({"running": running, "findings": [f.__dict__ for f in findings]}))
+        return 1 if left else 0
+    for f in findings:
+        done = (f" -> row #{f.file_id} rebuilt" if f.file_id else " -> removed") if f.repaired else ""
+        print(f"{f.problem:<12} {printable(f.message)} {printable(f.path)}{done}")
+    repaired = len(findings) - len(left)
+    summary = f"{len(findings)} problem(s)" + (f", {repaired} repaired" if repaired else "")
+    if not findings:
+        summary = "journal and disk agree"
+    elif left and not args.repair and any(f.problem == "unjournaled" for f in left):
+        summary += "; `chute check --repair` rebuilds the missing rows from their sidecars"
+    print(summary + (" (engine running: files in flight not compared)" if running else ""))
+    return 1 if left else 0
