@@ -168,7 +168,7 @@ def test_a_damaged_journal_is_a_clear_message_not_a_traceback(make_engine, tmp_p
         )
         assert done.returncode == 1, done.stderr
         assert "Traceback" not in done.stderr
-        assert f"journal {journal} is damaged" in done.stderr
+        assert f"journal {journal} cannot be opened: it is damaged" in done.stderr
         assert "chute check" in done.stderr and ".recover" in done.stderr
     again = Engine(test_config(engine.config.paths.root))
     try:

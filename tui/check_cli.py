@@ -6,9 +6,8 @@ import argparse
 import json
 import sys
 
-from chute.engine.check import check
+from chute.engine import Engine, EngineError
 from chute.engine.headless import add_location_args, resolve_config
-from chute.engine.lock import held as lock_held
 from chute.engine.printable import printable
 
 
@@ -21,10 +20,8 @@ def add_check_parser(sub) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .cli import _open_journal
-
     config = resolve_config(args)
-    running = lock_held(config.paths.state)
+    running = Engine.running_on(config)
     if args.repair and running:
         print(
             "chute: stop the engine before `check --repair` (it writes the journal too); "
@@ -32,11 +29,15 @@ def cmd_check(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    journal = _open_journal(config)
     try:
-        findings = check(config, journal, repair=args.repair, running=running)
+        engine = Engine.open_journal(config)
+    except EngineError as exc:
+        print(f"chute: {exc}", file=sys.stderr)
+        return 2
+    try:
+        findings = engine.check(repair=args.repair, running=running)
     finally:
-        journal.close()
+        engine.stop()
     left = [f for f in findings if not f.repaired]
     if args.json:
         print(json.dumps({"running": running, "findings": [f.__dict__ for f in findings]}))

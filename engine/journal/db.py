@@ -161,7 +161,7 @@ def check_integrity(conn: sqlite3.Connection, path: Path) -> None:
 
 def damaged(path: Path, detail: str) -> str:
     return (
-        f"journal {path} is damaged ({detail}). Nothing was changed. Stop here and keep a copy of it; "
+        f"journal {path} cannot be opened: it is damaged ({detail}). Nothing was changed. Stop here and keep a copy of it; "
         f"then either recover it with SQLite (`sqlite3 {path} .recover | sqlite3 recovered.sqlite`, "
         f"then put recovered.sqlite in its place), or move it aside and rebuild a journal from the "
         f"sidecars with `chute check --repair` (`chute check` first shows what disagrees)."

@@ -73,10 +73,14 @@ def neutralize_formulas(df) -> int:
     return count + len(renamed)
 
 
+NORMALIZED = ".normalized.csv"  # the table as clean UTF-8 CSV, beside the placed file
+
+
 class CsvProcessor:
     kind = "csv"
     extensions = frozenset({".csv", ".tsv", ".tab"})
     inline = True
+    outputs = (NORMALIZED,)
 
     def __init__(self, neutralize_formulas: bool = True) -> None:
         self.neutralize_formulas = neutralize_formulas
@@ -106,4 +110,4 @@ class CsvProcessor:
             found["formulas_neutralized"] = neutralize_formulas(df)
         out = workdir / "normalized.csv"
         df.to_csv(out, index=False, encoding="utf-8")
-        return Result(meta=found, outputs={".normalized.csv": out})
+        return Result(meta=found, outputs={NORMALIZED: out})

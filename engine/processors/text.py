@@ -20,6 +20,7 @@ class TextProcessor:
     kind = "text"
     extensions = frozenset({".txt", ".text", ".log", ".md", ".markdown", ".rst"})
     inline = True
+    outputs = ()
 
     def process(self, path: Path, name: str, workdir: Path) -> Result:
         lines = words = characters = 0
