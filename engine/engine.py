@@ -119,6 +119,8 @@ class Engine:
         self.pipeline.on_finished.append(
             lambda outcomes: self.durations.observe_many([(o.kind, o.duration) for o in outcomes if o.kind])
         )
+        # Failures from the first scan (or from recovery) must reach the alerts too.
+        self._make_notifier()
         self.pipeline.start()
         self.watcher.start()
         self._start_notify_and_jobs()
@@ -128,13 +130,16 @@ class Engine:
         self.journal.events.add("engine_started", f"engine {self.config.name} started (chute {__version__})")
         log.info("watching %s", paths.inbox)
 
-    def _start_notify_and_jobs(self) -> None:
+    def _make_notifier(self) -> None:
         from .notify.service import Notifier
-        from .scheduler import JobSpec, Scheduler
-        from .schedules import parse_when
 
         self.notifier = Notifier(self, retry_base=self.notify_retry_base)
         self.pipeline.on_finished.append(self.notifier.files_failed)
+
+    def _start_notify_and_jobs(self) -> None:
+        from .scheduler import JobSpec, Scheduler
+        from .schedules import parse_when
+
         self.notifier.start()
         sched = self.config.schedule
         self.scheduler = Scheduler(
