@@ -66,6 +66,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 BATCH = 128
 READ_ALL_BELOW = 4 * 2**20
+HASH_CHUNK = 2**20
 PROBE_EVERY = 0.25  # seconds between attempts to redo what a fault stopped
 JOURNAL_ERRORS = (sqlite3.Error, JournalError)
 
@@ -130,8 +131,12 @@ class _Done:
     outputs: dict[str, Path]
 
 
-def _read(path: str) -> tuple[int, str, bytes, bytes | None]:
-    """(size, sha256, first 4 KiB, whole content when small enough to keep for the processor)."""
+def _read(path: str, stop: threading.Event) -> tuple[int, str, bytes, bytes | None]:
+    """(size, sha256, first 4 KiB, whole content when small enough to keep for the processor).
+
+    A big file is hashed a chunk at a time, and gives way when the engine stops (it stays
+    queued for the next start): a 16 GB hash must not hold up a SIGTERM.
+    """
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         if size == 0:
@@ -141,7 +146,14 @@ def _read(path: str) -> tuple[int, str, bytes, bytes | None]:
             return size, hashlib.sha256(data).hexdigest(), data[:4096], data
         head = f.read(4096)
         f.seek(0)
-        return size, hashlib.file_digest(f, "sha256").hexdigest(), head, None
+        digest = hashlib.sha256()
+        buffer = bytearray(HASH_CHUNK)
+        view = memoryview(buffer)
+        while n := f.readinto(buffer):
+            digest.update(view[:n])
+            if stop.is_set():
+                raise ProcessingError("stopped", "the engine is stopping", transient=True)
+        return size, digest.hexdigest(), head, None
 
 
 class Pipeline:
@@ -467,7 +479,7 @@ class Pipeline:
     def _examine(self, item: WorkItem, prep: _Prepared) -> None:
         """Read and hash the file, and choose its processor by content and name."""
         try:
-            prep.size, prep.sha256, head, prep.data = _read(self._work_path(item.id))
+            prep.size, prep.sha256, head, prep.data = _read(self._work_path(item.id), self._stop)
         except PermissionError as exc:
             raise ProcessingError(
                 "permission", f"cannot read the file: {exc.strerror}", transient=True
