@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from chute.engine import Engine, EngineError, __version__
@@ -162,7 +163,9 @@ def _console_logging(log_file: Path) -> None:
     root.setLevel(logging.INFO)
 
 
-def _embedded_console(start, stop, engine, root: Path, readonly: bool) -> int:
+def _embedded_console(
+    start: Callable[[], None], stop: Callable[[], None], engine: Engine, root: Path, readonly: bool
+) -> int:
     """Start something that runs an engine, show the console on it, and stop it however we leave."""
     from .app import ChuteApp
     from .source import LocalSource
