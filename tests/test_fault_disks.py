@@ -153,3 +153,20 @@ def test_a_placed_file_is_never_journaled_as_anything_but_placed(tmp_path, reque
             assert_each_in_one_place(engine, root, inputs)
         finally:
             engine.stop()
+
+
+def test_health_checks_the_filesystem_of_every_folder(tmp_path, request):
+    if in_namespace(request):
+        return
+    root = tmp_path / "root"
+    with small_fs(root / "backups", 1024 * 1024):
+        engine = Engine(test_config(root))
+        engine.start()
+        try:
+            disk = engine.health().checks["disk:free"]
+            assert disk[0]["componentId"] == "backups" and disk[0]["status"] == "fail", disk
+            covered = ", ".join(entry["componentId"] for entry in disk)
+            for folder in ("inbox", "processed", "failed", "state", "backups"):
+                assert folder in covered
+        finally:
+            engine.stop()
