@@ -187,7 +187,7 @@ class Pipeline:
         # candidates not yet claimed (still in the inbox).
         self._parked: list[_Done] = []
         self._unfinished: list[Outcome] = []
-        self._held: list[Candidate] = []
+        self._held: dict[str, Candidate] = {}  # by path: a scan during a long pause adds none twice
         self._fault_lock = threading.Lock()
         self._next_probe = 0.0
         self._work_prefix = ""
@@ -247,6 +247,9 @@ class Pipeline:
         return self.queue_depth == 0 and self.in_flight == 0
 
     def submit(self, candidates: list[Candidate]) -> None:
+        if self.faults.paused:
+            self._hold(candidates)  # the prober claims them; scans meanwhile add no duplicates
+            return
         self._work.put_many(candidates)
 
     # --- claim ---------------------------------------------------------------------------------
@@ -672,7 +675,7 @@ class Pipeline:
 
     def _hold(self, candidates: list[Candidate]) -> None:
         with self._fault_lock:
-            self._held.extend(candidates)
+            self._held.update((c.path, c) for c in candidates)
 
     def _put(self, r: _Done, now: float) -> None:
         o = r.outcome
@@ -755,13 +758,20 @@ class Pipeline:
         with self._fault_lock:
             unfinished, self._unfinished = self._unfinished, []
             parked, self._parked = self._parked, []
-            held, self._held = self._held, []
+            held, self._held = list(self._held.values()), {}
         if unfinished:
             self._finish(unfinished)
         if parked:
             self._place(parked)
         if held:
             self._work.put_many(self._claim_safely(held))
+        if self.faults.get("journal") and not (unfinished or parked or held):
+            # Nothing waits on the journal but the fault itself: try a write of our own.
+            try:
+                self.journal.kv.set("journal_probe", str(time.time()))
+            except JOURNAL_ERRORS:
+                return
+            self.faults.clear("journal")
 
     def journal_problem(self) -> str | None:
         """Why the journal file can no longer be trusted (deleted, replaced, emptied), or None."""
