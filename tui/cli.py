@@ -12,6 +12,7 @@ from pathlib import Path
 
 from chute.engine import Engine, EngineError, __version__
 from chute.engine.config import Config, ConfigError, init
+from chute.engine.engine import MAX_PAGE
 from chute.engine.headless import add_engine_args, add_location_args, resolve_config
 from chute.engine.headless import run as run_engine
 from chute.engine.model import to_dict
@@ -140,12 +141,21 @@ def cmd_files(args: argparse.Namespace) -> int:
     config = resolve_config(args)
     engine = _open_journal(config)
     try:
-        for f in engine.files(state=args.state, kind=args.kind, q=args.q, limit=args.limit).items:
-            print(
-                json.dumps(to_dict(f))
-                if args.json
-                else f"#{f.id}\t{f.state}\t{f.kind or '-'}\t{printable(f.name)}"
+        left, before = args.limit, None
+        while left > 0:  # --limit may exceed one API page
+            page = engine.files(
+                state=args.state, kind=args.kind, q=args.q, limit=min(left, MAX_PAGE), before=before
             )
+            for f in page.items:
+                print(
+                    json.dumps(to_dict(f))
+                    if args.json
+                    else f"#{f.id}\t{f.state}\t{f.kind or '-'}\t{printable(f.name)}"
+                )
+            left -= len(page.items)
+            if page.next_before is None:
+                break
+            before = page.next_before
     finally:
         engine.stop()
     return 0
