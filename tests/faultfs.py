@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,8 +27,21 @@ import pytest
 IN_NAMESPACE = "CHUTE_TEST_IN_NAMESPACE"
 
 
+@functools.cache
 def can_mount() -> bool:
-    return os.geteuid() == 0 and shutil.which("mount") is not None
+    """Whether this process may mount a tmpfs (root, and not in a container that forbids it)."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        return False
+    probe = tempfile.mkdtemp(prefix="chute-mount-probe-")
+    try:
+        mounted = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=64k", "chute-probe", probe], capture_output=True
+        )
+        if mounted.returncode == 0:
+            subprocess.run(["umount", probe], capture_output=True)
+        return mounted.returncode == 0
+    finally:
+        os.rmdir(probe)
 
 
 def in_namespace(request: pytest.FixtureRequest) -> bool:
@@ -79,5 +94,7 @@ def unprivileged(argv: list[str]) -> list[str]:
     """`argv` run so that permission bits apply to it (see the module's docstring)."""
     if os.geteuid() != 0:
         return argv
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: cannot run an engine that permissions apply to")
     drop = "-dac_override,-dac_read_search,-fowner,-linux_immutable"
     return ["setpriv", f"--bounding-set={drop}", f"--inh-caps={drop}", "--", *argv]
