@@ -40,7 +40,7 @@ class Fault:
 
     def describe(self) -> str:
         code = f" ({self.code})" if self.code else ""
-        return f"{self.what}: {self.path}{code}"
+        return f"{self.what}{code}" if self.path in self.what else f"{self.what}: {self.path}{code}"
 
 
 def describe_error(exc: BaseException) -> tuple[int | None, str]:
@@ -70,7 +70,8 @@ class Faults:
             known = self._active.get(where)
             if known is not None and known.errno == number:
                 return False
-            fault = Fault(where, os.fspath(path), number, f"{doing}: {words}", time.time())
+            what = f"{doing}: {words}" if doing else words
+            fault = Fault(where, os.fspath(path), number, what, time.time())
             self._active[where] = fault
             self.cleared.clear()
         log.error("pipeline paused: %s", fault.describe())

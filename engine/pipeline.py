@@ -777,7 +777,7 @@ class Pipeline:
         """Why the journal file can no longer be trusted (deleted, replaced, emptied), or None."""
         problem = self.journal.db.identity_problem()
         if problem is not None and self.faults.get("journal-file") is None:
-            self.faults.report("journal-file", self.journal.path, RuntimeError(problem), "the journal")
+            self.faults.report("journal-file", self.journal.path, RuntimeError(problem), "")
         return problem
 
     def retry(self, ids: list[int]) -> RetryResult:

@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
 from helpers import drop, fresh_env, originals, settled, test_config, wait_for
 
 from chute.engine import Engine
@@ -128,19 +131,38 @@ def test_check_finds_a_row_whose_file_is_gone_and_a_file_without_row(make_engine
     assert rebuilt.reason == b.reason
 
 
-def test_a_journal_deleted_while_running_is_noticed_and_not_written_to(make_engine):
+def _delete(journal: Path) -> None:
+    journal.unlink()
+
+
+def _replace(journal: Path) -> None:
+    other = journal.with_name("other.sqlite")
+    sqlite3.connect(other).execute("CREATE TABLE t(x)").connection.close()
+    os.replace(other, journal)
+
+
+def _empty(journal: Path) -> None:
+    os.truncate(journal, 0)
+
+
+@pytest.mark.parametrize(
+    "what, done",
+    [(_delete, "was deleted"), (_replace, "was replaced by another file"), (_empty, "was emptied")],
+)
+def test_a_journal_gone_while_running_is_noticed_and_not_written_to(make_engine, what, done):
     engine = make_engine()
     drop(engine, "before.txt", b"hello\n")
     settled(engine, "before.txt")
     journal = engine.config.paths.state / "journal.sqlite"
-    journal.unlink()
+    what(journal)
     health = wait_for(lambda: (h := engine.health()).status == "fail" and h, what="health to fail")
     check = health.checks["fault:journal-file"][0]
-    assert "was deleted while the engine ran" in check["output"] and str(journal) in check["output"]
+    assert f"{done} while the engine ran" in check["output"] and str(journal) in check["output"]
+    size = journal.stat().st_size if journal.exists() else None
     drop(engine, "after.txt", b"hello again\n")
     time.sleep(1.0)
     assert (engine.config.paths.inbox / "after.txt").exists(), "nothing is taken into a journal that is gone"
-    assert not journal.exists()
+    assert (journal.stat().st_size if journal.exists() else None) == size, "nothing written to it"
     assert engine.pipeline.alive()
 
 
