@@ -1,14 +1,19 @@
 """Claim -> process -> place, with the journal written before every move.
 
 - claim: a batch of complete files is journaled as `queued`, then each is renamed out of the
-  inbox into state/work/<id> (the engine never writes inside the inbox).
+  inbox into state/work/<prefix>-<id> (the engine never writes inside the inbox).
 - process: a pool of worker threads; small text/json/csv run in-thread, risky kinds and big files
-  in a child process with a timeout and a memory limit. Transient errors retry with backoff.
+  in a child process with a timeout and a memory limit (big files are hashed there too).
+  Transient errors retry with backoff.
 - place: results are journaled as `placing` with their destination, moved, then journaled final.
 
 `kill -9` at any point is repaired by `recover()` at the next start: each journal row says where
 its file must be, and recovery finishes or redoes the step it was in. Nothing is processed
-twice into two results, and nothing is overwritten.
+twice into two results, and nothing is overwritten: every move refuses an existing name.
+
+A fault (a full or read-only folder, a journal that refuses writes) pauses the lanes: what it
+stopped waits (results parked with their originals claimed, arrivals held in the inbox) and the
+retry thread redoes it every PROBE_EVERY seconds until it works, which clears the fault.
 """
 
 from __future__ import annotations
