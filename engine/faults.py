@@ -84,6 +84,8 @@ class Faults:
 
     def clear(self, *wheres: str) -> None:
         """The operation that met these faults worked again."""
+        if not self._active:
+            return  # the hot path: called after every claim and placement
         with self._lock:
             gone = [self._active.pop(w) for w in wheres if w in self._active]
             if not self._active:

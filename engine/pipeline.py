@@ -329,6 +329,7 @@ class Pipeline:
                 self._hold([Candidate(x.src, x.name, 0, 0, 0, x.arrived_at) for _, x in rest])
                 break
             items.append(WorkItem(fid, a.name, 0))
+        if items:
             self.faults.clear("state")
         if lost:
             self.files.mark_vanished(lost)
