@@ -61,7 +61,7 @@ def test_kill_9_then_journal_deleted_loses_and_overwrites_nothing(tmp_path, caps
         # did: delete the journal (and its WAL) and start again.
         processed = root / "processed"
         wait_for(
-            lambda: work.exists() and any(work.iterdir()) and any(processed.rglob("*.meta.json")),
+            lambda: work.exists() and any(work.iterdir()) and originals(processed),
             timeout=30,
             interval=0.002,
             what="files claimed and files placed",

@@ -49,7 +49,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     summary = f"{len(findings)} problem(s)" + (f", {repaired} repaired" if repaired else "")
     if not findings:
         summary = "journal and disk agree"
-    elif left and not args.repair and any(f.problem == "unjournaled" for f in left):
-        summary += "; `chute check --repair` rebuilds the missing rows from their sidecars"
+    elif left and not args.repair and any(f.problem in ("unjournaled", "stray") for f in left):
+        summary += "; `chute check --repair` rebuilds missing rows from sidecars and removes stray ones"
     print(summary + (" (engine running: files in flight not compared)" if running else ""))
     return 1 if left else 0
