@@ -72,6 +72,7 @@ T = TypeVar("T")
 BATCH = 128
 READ_ALL_BELOW = 4 * 2**20
 HASH_CHUNK = 2**20
+ADOPTING = ".adopting-"  # orphans of state/work on their way back in
 PROBE_EVERY = 0.25  # seconds between attempts to redo what a fault stopped
 JOURNAL_ERRORS = (sqlite3.Error, JournalError)
 
@@ -879,17 +880,30 @@ class Pipeline:
         return prefix
 
     def _adopt_orphans(self, known: set[str]) -> list[WorkItem]:
-        """Files in state/work that no journal row owns (their journal was deleted or replaced)
-        are taken back as new arrivals, never left where a new claim could land on them."""
-        orphans = [e for e in os.scandir(self.work_dir) if e.name not in known and not e.name.startswith(".")]
-        regular = [e for e in orphans if e.is_file(follow_symlinks=False)]
-        if not regular:
+        """Files in state/work that no journal row owns (their journal was deleted, or lost its
+        WAL) are taken back as new arrivals, never left where a new claim could land on them.
+
+        They step aside under `.adopting-<name>` first: a journal that lost rows numbers new
+        files with ids whose work names these orphans may still hold.
+        """
+        adopting = []
+        for e in os.scandir(self.work_dir):
+            if e.name in known or not e.is_file(follow_symlinks=False):
+                continue
+            if e.name.startswith(ADOPTING):
+                adopting.append(e.path)  # a previous start stopped half way through
+            elif not e.name.startswith("."):
+                aside = os.path.join(self.work_dir, ADOPTING + e.name)
+                move(e.path, aside)
+                adopting.append(aside)
+        if not adopting:
             return []
         now = time.time()
         arrivals = []
-        for e in regular:
-            name = read_name(e.path) or f"recovered-{e.name}"
-            arrivals.append(Arrival(name, e.path, e.inode(), e.stat(follow_symlinks=False).st_size, now))
+        for path in adopting:
+            st = os.lstat(path)
+            name = read_name(path) or "recovered-" + os.path.basename(path)[len(ADOPTING) :]
+            arrivals.append(Arrival(name, path, st.st_ino, st.st_size, now))
         ids = self.files.claim(arrivals)
         items = []
         for fid, a in zip(ids, arrivals, strict=True):

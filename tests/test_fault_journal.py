@@ -200,3 +200,23 @@ def test_a_damaged_journal_is_a_clear_message_not_a_traceback(make_engine, tmp_p
     else:
         again.stop()
         raise AssertionError("a damaged journal was opened")
+
+
+def test_orphans_holding_the_work_names_of_new_ids_are_taken_back_intact(tmp_path, make_engine):
+    """A journal that lost its WAL after a kill -9 numbers new files with ids whose work names
+    orphaned files still hold: neither may overwrite the other."""
+    root = tmp_path / "root"
+    first = make_engine(root)
+    first.stop()
+    work = first.config.paths.state / "work"
+    with sqlite3.connect(first.config.paths.state / "journal.sqlite") as db:
+        (p,) = db.execute("SELECT value FROM kv WHERE key='work_prefix'").fetchone()
+    orphans = {f"{p}-{i}": f"orphan {i}\n".encode() * 10 for i in (1, 2, 3)}
+    for work_name, data in orphans.items():
+        (work / work_name).write_bytes(data)
+    (first.config.paths.inbox / "new.txt").write_bytes(b"a new arrival\n")
+    engine = make_engine(root)
+    wait_for(lambda: len(engine.files(limit=10).items) == 4 and engine.wait_idle(5), what="all four placed")
+    placed = sorted(Path(r.dest).read_bytes() for r in engine.files(limit=10).items)
+    assert placed == sorted([*orphans.values(), b"a new arrival\n"])
+    assert not list(work.iterdir())
