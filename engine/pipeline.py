@@ -340,7 +340,14 @@ class Pipeline:
 
     def _move_in(self, a: Arrival, fid: int) -> None:
         work = self._work_path(fid)
-        move(a.src, work)
+        try:
+            move(a.src, work)
+        except FileExistsError:
+            # A file no row owns holds this name (put there by hand?): it steps aside, and the
+            # next start takes it back as an arrival. Neither overwrites the other.
+            log.warning("%s was in state/work without a journal row; kept aside as %s", work, ADOPTING)
+            move(work, os.path.join(self.work_dir, ADOPTING + os.path.basename(work)))
+            move(a.src, work)
         write_name(work, a.name)
 
     def _inbox_at_fault(self, exc: OSError) -> bool:
