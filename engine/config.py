@@ -107,6 +107,13 @@ class PipelineConfig:
         choices=("neutralize", "keep"),
         doc="cells of the normalized CSV starting with = + - @ tab or CR get a leading ' (OWASP)",
     )
+    sidecars: str = _opt(
+        "all",
+        choices=("all", "failures"),
+        doc="which placed files get a sidecar: all (<name>.meta.json beside each processed file) or "
+        "failures (.error.txt only; saves a file create per success, but `chute check --repair` "
+        "cannot rebuild a lost journal's rows for them)",
+    )
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,7 @@ class WorkItem:
     attempts: int  # attempts already made before this one
     prepared: _Prepared | None = None  # set when the fast lane hands it to the slow lane
     big: bool = False  # too big for the fast lane: the slow lane hashes and sniffs it
+    scratch: bool = False  # state/tmp/<id> was made for it (most small files need none)
 
 
 @dataclass
@@ -137,8 +138,11 @@ class _Done:
     outputs: dict[str, Path]
 
 
-def _read(path: str, stop: threading.Event) -> tuple[int, str, bytes, bytes | None]:
-    """(size, sha256, first 4 KiB, whole content when small enough to keep for the processor).
+def _read(
+    path: str, stop: threading.Event, most: int | None = None
+) -> tuple[int, str, bytes, bytes | None] | None:
+    """(size, sha256, first 4 KiB, whole content when small enough to keep for the processor),
+    or None, unread, when it is bigger than `most`.
 
     A big file is hashed a chunk at a time, and gives way when the engine stops (it stays
     queued for the next start): a 16 GB hash must not hold up a SIGTERM.
@@ -147,6 +151,8 @@ def _read(path: str, stop: threading.Event) -> tuple[int, str, bytes, bytes | No
         size = os.fstat(f.fileno()).st_size
         if size == 0:
             raise ProcessingError("empty", "the file is empty (0 bytes)")
+        if most is not None and size > most:
+            return None
         if size <= READ_ALL_BELOW:
             data = f.read()
             return size, hashlib.sha256(data).hexdigest(), data[:4096], data
@@ -472,10 +478,8 @@ class Pipeline:
         lane, a retry later, vanished, or left queued because the engine is stopping)."""
         prep = item.prepared or _Prepared(started=time.time(), t0=time.perf_counter())
         try:
-            if item.prepared is None and not item.big and self._too_big(item):
+            if item.prepared is None and not self._examine(item, prep):
                 return None
-            if item.prepared is None:
-                self._examine(item, prep)
             ran = self._run(item, prep)
             return None if ran is None else self._succeeded(item, prep, *ran)
         except FileNotFoundError:
@@ -484,19 +488,16 @@ class Pipeline:
         except ProcessingError as exc:
             return self._failed(item, prep, exc)
 
-    def _too_big(self, item: WorkItem) -> bool:
-        """Send a big file to the slow lane before reading a byte of it: hashing gigabytes here
-        would hold up every small file behind it. The slow lane hashes and sniffs it."""
-        if os.stat(self._work_path(item.id)).st_size <= self.cfg.inline_max_bytes:
-            return False
-        item.big = True
-        self._slow.put_many([item])
-        return True
+    def _examine(self, item: WorkItem, prep: _Prepared) -> bool:
+        """Read and hash the file, and choose its processor by content and name.
 
-    def _examine(self, item: WorkItem, prep: _Prepared) -> None:
-        """Read and hash the file, and choose its processor by content and name."""
+        False when it is too big for the fast lane: it goes to the slow lane before a byte of it
+        is read (hashing gigabytes here would hold up every small file behind it), which hashes
+        and sniffs it. The size comes from the open file's fstat: no separate stat per file.
+        """
+        most = None if item.big else self.cfg.inline_max_bytes
         try:
-            prep.size, prep.sha256, head, prep.data = _read(self._work_path(item.id), self._stop)
+            read = _read(self._work_path(item.id), self._stop, most)
         except PermissionError as exc:
             raise ProcessingError(
                 "permission", f"cannot read the file: {exc.strerror}", transient=True
@@ -507,7 +508,13 @@ class Pipeline:
             raise ProcessingError(
                 "io", f"cannot read the file: {exc.strerror or exc}", transient=True
             ) from None
+        if read is None:
+            item.big = True
+            self._slow.put_many([item])
+            return False
+        prep.size, prep.sha256, head, prep.data = read
         prep.choice = self.registry.choose(item.name, head)
+        return True
 
     def _run(self, item: WorkItem, prep: _Prepared) -> tuple[Result, str] | None:
         """(result, target state): a duplicate, in this thread, or in a child process; None when
@@ -520,13 +527,14 @@ class Pipeline:
             return Result(meta={"duplicate_of": dup_of}), DUPLICATE
         if processor.inline and prep.size <= self.cfg.inline_max_bytes:
             with prefetched(path, prep.data):
-                return self._inline(processor, Path(path), item.name, workdir), DONE
+                return self._inline(processor, Path(path), item, workdir), DONE
         if item.prepared is None and not item.big:
             prep.data = None  # the child process reads the file itself
             item.prepared = prep
             self._slow.put_many([item])
             return None
         workdir.mkdir(exist_ok=True)
+        item.scratch = True
         return self.runner.run(processor, Path(path), item.name, workdir), DONE
 
     def _succeeded(self, item: WorkItem, prep: _Prepared, result: Result, target: str) -> _Done:
@@ -565,7 +573,7 @@ class Pipeline:
         if exc.transient and item.attempts + 1 < self.cfg.max_attempts and not self._stop.is_set():
             delay = self.cfg.retry_backoff * (2**item.attempts)
             self.files.schedule_retry(outcome, time.time() + delay)
-            self._requeue_later(WorkItem(item.id, item.name, item.attempts + 1), delay)
+            self._requeue_later(WorkItem(item.id, item.name, item.attempts + 1, scratch=item.scratch), delay)
             return None
         if exc.kind == "stopped":
             return None  # the engine is stopping; the file stays queued for the next start
@@ -577,10 +585,11 @@ class Pipeline:
             self.work_dir, f"{self._work_prefix}-{file_id}" if self._work_prefix else str(file_id)
         )
 
-    def _inline(self, processor, path: Path, name: str, workdir: Path) -> Result:
-        needs_dir = processor.kind not in ("text", "json")
-        if needs_dir:
+    def _inline(self, processor, path: Path, item: WorkItem, workdir: Path) -> Result:
+        name = item.name
+        if processor.kind not in ("text", "json"):
             workdir.mkdir(exist_ok=True)
+            item.scratch = True
         try:
             return processor.process(path, name, workdir)
         except ProcessingError:
@@ -615,9 +624,9 @@ class Pipeline:
             role = self._role(o)
             if o.dest is None and role not in refused:
                 folder = self.placer.folder(o.target_state, o.kind, now)
-                suffix = ERROR_SUFFIX if o.target_state == FAILED else META_SUFFIX
+                suffixes = (*self._sidecar_suffix(o), *r.outputs)
                 try:
-                    o.dest = self.placer.reserve(folder, r.item.name, (suffix, *r.outputs))
+                    o.dest = self.placer.reserve(folder, r.item.name, suffixes)
                 except OSError as exc:
                     refused.add(role)
                     self.faults.report(role, folder, exc, f"cannot create a folder in {role}/")
@@ -655,11 +664,17 @@ class Pipeline:
                 parked.append(r)
                 continue
             placed.append(r)
-            shutil.rmtree(os.path.join(self.tmp_dir, str(r.item.id)), ignore_errors=True)
+            if r.item.scratch:
+                shutil.rmtree(os.path.join(self.tmp_dir, str(r.item.id)), ignore_errors=True)
         for role in {self._role(r.outcome) for r in placed} - refused:
             self.faults.clear(role)
         if placed:
             self._finish([r.outcome for r in placed])
+
+    def _sidecar_suffix(self, o: Outcome) -> tuple[str, ...]:
+        if o.target_state == FAILED:
+            return (ERROR_SUFFIX,)
+        return (META_SUFFIX,) if self.cfg.sidecars == "all" else ()
 
     @staticmethod
     def _role(o: Outcome) -> str:
@@ -712,6 +727,8 @@ class Pipeline:
                     },
                 ),
             )
+        elif self.cfg.sidecars != "all":
+            sidecar = None
         else:
             record = {
                 "id": o.id,

@@ -166,7 +166,7 @@ class Placer:
             raise
         os.close(fd)
 
-    def put(self, work: str, dest: str, sidecar: tuple[str, str], outputs: dict[str, Path]) -> None:
+    def put(self, work: str, dest: str, sidecar: tuple[str, str] | None, outputs: dict[str, Path]) -> None:
         """Outputs, then the sidecar, then the original last: recovery keys on where the original is.
 
         If any step fails (a full or read-only folder), what was placed is taken back (outputs to
@@ -180,8 +180,9 @@ class Placer:
             for suffix, src in outputs.items():
                 move(src, dest + suffix)
                 done.append((dest + suffix, src))
-            self.write_new(dest + sidecar[0], sidecar[1])
-            done.append((dest + sidecar[0], None))
+            if sidecar is not None:
+                self.write_new(dest + sidecar[0], sidecar[1])
+                done.append((dest + sidecar[0], None))
             move(work, dest)
         except BaseException:
             for placed, src in reversed(done):

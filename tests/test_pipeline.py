@@ -38,6 +38,18 @@ def test_failure_is_placed_with_reason_in_words(engine: Engine):
     assert "invalid JSON at line 4" in error_txt and f"chute retry {rec.id}" in error_txt
 
 
+def test_sidecars_for_failures_only(make_engine):
+    engine = make_engine(pipeline={"sidecars": "failures"})
+    drop(engine, "plain.txt", b"no sidecar for me\n")
+    drop(engine, "broken.json", samples.json_bad())
+    done, failed = settled(engine, "plain.txt"), settled(engine, "broken.json")
+    assert done.state == "done" and Path(done.dest).read_bytes() == b"no sidecar for me\n"
+    assert sorted(p.name for p in Path(done.dest).parent.iterdir()) == ["plain.txt"]
+    assert engine.file(done.id).meta["words"] == 4  # the journal keeps what the sidecar would have said
+    assert [e.type for e in engine.file(done.id).events] == ["arrived", "done"]
+    assert failed.state == "failed" and "invalid JSON" in Path(failed.dest + ".error.txt").read_text()
+
+
 def test_files_already_in_the_inbox_at_start_are_processed(make_engine, tmp_path):
     inbox = tmp_path / "root" / "inbox"
     inbox.mkdir(parents=True)
