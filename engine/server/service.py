@@ -8,6 +8,7 @@ import threading
 from waitress import create_server
 from waitress.channel import HTTPChannel
 
+from .. import endpoint
 from . import auth
 from .app import create_app
 
@@ -45,6 +46,7 @@ class ServerService:
         except OSError as exc:
             raise OSError(f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}") from exc
         self.port = self._server.effective_port
+        endpoint.publish(self.engine.config.paths.state, self.host, self.port)
         self._thread = threading.Thread(target=self._server.run, name="chute-http", daemon=True)
         self._thread.start()
         log.info("API on %s", self.url)
