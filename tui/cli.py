@@ -524,7 +524,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"chute: --readonly refuses `{args.command}`: it changes something", file=sys.stderr)
         return EXIT_USAGE
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below, not at exit
+        return code
     except ConfigError as exc:
         print(f"chute: config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
