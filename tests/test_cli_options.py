@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import drop, fresh_env, served_engine, settled, test_config, wait_for
+from helpers import drop, fresh_env, served_engine, settled, test_config, wait_for
 
 from chute.engine import Engine, endpoint
 from chute.engine.config import Config, load, locate

@@ -111,11 +111,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     if _journal_path(config).exists():  # a fresh root has no journal yet: all zeros
         journal = _open_journal(config)
         try:
-            for (state, kind), n in journal.counts().items():
-                counts[state] += n
-                if kind:
-                    kinds.setdefault(kind, {})[state] = n
-            failed = journal.files(state="failed", limit=5)
+            by_state = journal.figures.counts()
+            counts, kinds = by_state.counts, by_state.kinds
+            failed = journal.files.page(state="failed", limit=5)
         finally:
             journal.close()
     if args.json:
@@ -148,11 +146,11 @@ def cmd_retry(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     journal = _open_journal(config)
     try:
-        ids = journal.failed_ids() if args.all_failed else args.ids
-        moved = journal.request_retry(ids)
+        ids = journal.files.failed_ids() if args.all_failed else args.ids
+        moved = journal.files.request_retry(ids)
     finally:
         journal.close()
-    done = {fid for fid, _, _ in moved}
+    done = {m.id for m in moved}
     for fid in ids:
         if fid not in done:
             print(f"#{fid}: not found or not failed", file=sys.stderr)
@@ -246,7 +244,7 @@ def cmd_files(args: argparse.Namespace) -> int:
         return EXIT_OK  # a fresh root: no files yet
     journal = _open_journal(config)
     try:
-        for f in journal.files(state=args.state, kind=args.kind, q=args.q, limit=args.limit):
+        for f in journal.files.page(state=args.state, kind=args.kind, q=args.q, limit=args.limit):
             print(json.dumps(to_dict(f)) if args.json else f"#{f.id}\t{f.state}\t{f.kind or '-'}\t{f.name}")
     finally:
         journal.close()
