@@ -9,11 +9,13 @@ rewrites as it starts), so an engine started later with --no-server makes it sta
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from pathlib import Path
 
 FILE_NAME = "api.json"
+log = logging.getLogger(__name__)
 _WILDCARDS = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1", "[::]": "::1"}
 
 
@@ -24,11 +26,24 @@ def connect_url(host: str, port: int) -> str:
 
 
 def publish(state: Path, host: str, port: int) -> None:
-    """Record the listening address atomically (readers never see half a file)."""
+    """Record the listening address atomically (readers never see half a file).
+
+    Best effort: a state/ that cannot take the file (full, read-only) must not stop the API
+    itself; one-shot commands then need --url, and the log says so.
+    """
     doc = {"url": connect_url(host, port), "pid": os.getpid(), "started_at": time.time()}
     tmp = Path(state) / f".{FILE_NAME}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(doc) + "\n", encoding="utf-8")
-    os.replace(tmp, Path(state) / FILE_NAME)
+    try:
+        tmp.write_text(json.dumps(doc) + "\n", encoding="utf-8")
+        os.replace(tmp, Path(state) / FILE_NAME)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        log.warning(
+            "cannot write %s (%s): one-shot commands will need --url %s",
+            tmp.parent / FILE_NAME,
+            exc,
+            doc["url"],
+        )
 
 
 def _alive(pid: int) -> bool:

@@ -81,7 +81,7 @@ def test_the_wheel_installs_beside_a_package_that_ships_engine_and_tui(clone, tm
     assert not [n for n in names if n.split("/")[0] in ("engine", "tui", "tests")]
     assert "chute/tui/chute.tcss" in names and "chute/engine/endpoint.py" in names
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
-    assert "License: MIT" in metadata and "Provides-Extra: console" in metadata
+    assert "License-Expression: MIT" in metadata and "Provides-Extra: console" in metadata
     assert "Requires-Dist: textual" in metadata and 'extra == "console"' in metadata
 
     venv = _fresh_venv(tmp_path)
