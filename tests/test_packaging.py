@@ -42,18 +42,21 @@ def clone(tmp_path_factory) -> Path:
 
 
 def _dummy_wheel(where: Path) -> Path:
-    """A distribution that ships top-level `engine` and `tui` packages, as some do."""
-    project = where / "dummy"
-    for package in ("engine", "tui"):
-        (project / package).mkdir(parents=True)
-        (project / package / "__init__.py").write_text(f"WHO = 'dummy {package}'\n")
-    (project / "pyproject.toml").write_text(
-        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
-        '[project]\nname = "dummy-engine"\nversion = "1.0"\n'
-        '[tool.setuptools]\npackages = ["engine", "tui"]\n'
-    )
-    sh(*PIP, "wheel", "--no-deps", "--no-build-isolation", "-w", where / "dist", project)
-    return next((where / "dist").glob("dummy_engine-*.whl"))
+    """A distribution that ships top-level `engine` and `tui` packages, as some do (written by
+    hand: a wheel is a zip with three metadata files)."""
+    wheel = where / "dummy_engine-1.0-py3-none-any.whl"
+    info = "dummy_engine-1.0.dist-info"
+    files = {
+        "engine/__init__.py": "WHO = 'dummy engine'\n",
+        "tui/__init__.py": "WHO = 'dummy tui'\n",
+        f"{info}/METADATA": "Metadata-Version: 2.1\nName: dummy-engine\nVersion: 1.0\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    with zipfile.ZipFile(wheel, "w") as z:
+        for name, text in files.items():
+            z.writestr(name, text)
+        z.writestr(f"{info}/RECORD", "".join(f"{name},,\n" for name in files) + f"{info}/RECORD,,\n")
+    return wheel
 
 
 def _fresh_venv(where: Path) -> Path:
