@@ -267,3 +267,21 @@ def test_job_outcomes_are_logged_at_info(caplog, make_engine):
         wait_for(lambda: any(r.name == "chute.jobs" for r in caplog.records), what="the job's log line")
     (line,) = [r for r in caplog.records if r.name == "chute.jobs"]
     assert line.levelname == "INFO" and line.getMessage().startswith("job report ok in ")
+
+
+def test_a_backup_by_hand_and_the_engines_own_never_overlap(capsys, make_engine):
+    from chute.engine.joblock import exclusive
+
+    engine = make_engine()  # no API: `chute backup` works on the root itself
+    root = engine.config.paths.root
+    with exclusive(engine.config.paths.state, "backup"):  # as a backup in another process holds it
+        code, _, err = run(capsys, "backup", "--root", root)
+        assert code == 1 and "a backup is already running" in err
+        engine.run_job("backup")
+        job = wait_for(
+            lambda: next((j for j in engine.schedules() if j["name"] == "backup" and j["runs"]), None)
+        )
+        assert job["last_outcome"] == "failed" and "already running" in job["last_message"]
+    assert not list((root / "backups").glob("*.tar.gz"))
+    assert run(capsys, "backup", "--root", root)[0] == 0
+    assert len(list((root / "backups").glob("*.tar.gz"))) == 1
