@@ -124,7 +124,7 @@ def test_first_run_cases(capsys, tmp_path):
     ws = tmp_path / "ws"
     code, out, _ = run(capsys, "init", ws)
     assert code == 0 and out.startswith("wrote ")
-    code, out, _ = run(capsys, "init", ws)
+    code, out, _ = run(capsys, "--root", ws, "init")
     assert code == 0 and out.startswith("kept the existing") and "not overwritten" in out
     code, out, _ = run(capsys, "status", "--json", "--root", ws)  # no journal yet: zeros, not an error
     assert code == 0 and set(json.loads(out)["counts"].values()) == {0}

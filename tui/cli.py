@@ -94,7 +94,8 @@ def _config_unless_url(args: argparse.Namespace) -> Config | None:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    target, created = init(args.dir)
+    # `chute --root DIR init` means DIR: the one command allowed to create a root
+    target, created = init(args.dir or args.root or Path("."))
     if created:
         print(f"wrote {target}; drop files into {target.parent / 'inbox'} and run `chute engine -c {target}`")
     else:
@@ -460,7 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--headless", type=float, metavar="SECONDS", help="no console: print status for SECONDS")
 
     p = command(sub, "init", cmd_init, "write a commented chute.toml and the folders", changes=True)
-    p.add_argument("dir", nargs="?", default=".", type=Path)
+    p.add_argument("dir", nargs="?", type=Path, help="the root to create (default: --root, else .)")
 
     p = command(sub, "engine", run_engine, "run the engine headless until SIGTERM/SIGINT", changes=True)
     add_engine_args(p, location=False)
