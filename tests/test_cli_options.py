@@ -278,10 +278,8 @@ def test_a_backup_by_hand_and_the_engines_own_never_overlap(capsys, make_engine)
         code, _, err = run(capsys, "backup", "--root", root)
         assert code == 1 and "a backup is already running" in err
         engine.run_job("backup")
-        job = wait_for(
-            lambda: next((j for j in engine.schedules() if j["name"] == "backup" and j["runs"]), None)
-        )
-        assert job["last_outcome"] == "failed" and "already running" in job["last_message"]
+        job = wait_for(lambda: next((j for j in engine.schedules() if j.name == "backup" and j.runs), None))
+        assert job.last_outcome == "failed" and "already running" in job.last_message
     assert not list((root / "backups").glob("*.tar.gz"))
     assert run(capsys, "backup", "--root", root)[0] == 0
     assert len(list((root / "backups").glob("*.tar.gz"))) == 1

@@ -10,7 +10,6 @@ docker; given on both sides, the later one wins. A new subcommand elsewhere need
 from __future__ import annotations
 
 import argparse
-import fcntl
 import importlib.util
 import json
 import math
@@ -20,11 +19,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from chute.engine import __version__, endpoint
+from chute.engine import Engine, EngineError, __version__
 from chute.engine.config import CONFIG_NAME, Config, ConfigError, init, locate
+from chute.engine.endpoint import lookup as api_url
 from chute.engine.headless import add_engine_args
 from chute.engine.headless import run as run_engine
-from chute.engine.journal import Journal, JournalError
 from chute.engine.model import STATES, to_dict
 
 from . import completion
@@ -36,31 +35,14 @@ CONSOLE_MISSING = (
 )
 
 
-def _engine_running(config) -> bool:
-    lock = config.paths.state / "engine.lock"
-    if not lock.exists():
-        return False
-    fd = os.open(lock, os.O_RDONLY)
+def _open_journal(config: Config) -> Engine:
+    """The engine's API over its journal alone (the engine is not running)."""
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
-
-
-def _journal_path(config: Config) -> Path:
-    return config.paths.state / "journal.sqlite"
-
-
-def _open_journal(config) -> Journal:
-    path = _journal_path(config)
-    if not path.exists():
-        raise ConfigError(
-            "paths.state", f"no journal at {path}: has an engine ever run on {config.paths.root}?"
-        )
-    return Journal(path)
+        return Engine.open_journal(config)
+    except EngineError as exc:
+        if config.paths.journal.exists():
+            raise
+        raise ConfigError("paths.state", str(exc)) from None
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -77,8 +59,8 @@ def _api(args: argparse.Namespace, config: Config | None):
 
     if args.url:
         return Api(args.url, config)
-    if config is not None and _engine_running(config):
-        url = endpoint.lookup(config.paths.state)
+    if config is not None and Engine.running_on(config):
+        url = api_url(config.paths.state)
         return Api(url, config) if url else None
     return None
 
@@ -107,16 +89,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     config = _config(args)
     counts = dict.fromkeys(STATES, 0)
     kinds: dict[str, dict[str, int]] = {}
-    running = _engine_running(config)
     failed = []
-    if _journal_path(config).exists():  # a fresh root has no journal yet: all zeros
-        journal = _open_journal(config)
+    if config.paths.journal.exists():  # a fresh root has no journal yet: all zeros
+        engine = _open_journal(config)
         try:
-            by_state = journal.figures.counts()
-            counts, kinds = by_state.counts, by_state.kinds
-            failed = journal.files.page(state="failed", limit=5)
+            snap = engine.snapshot()
+            counts, kinds = snap.counts, snap.kinds
+            failed = engine.files(state="failed", limit=5).items
         finally:
-            journal.close()
+            engine.stop()
+    running = Engine.running_on(config)
     if args.json:
         print(json.dumps({"running": running, "counts": counts, "kinds": kinds}))
         return EXIT_OK
@@ -138,25 +120,22 @@ def cmd_retry(args: argparse.Namespace) -> int:
         from .remote_cli import retry_via_api
 
         return retry_via_api(api, args.ids, args.all_failed)
-    if _engine_running(config):
+    if Engine.running_on(config):
         print(
             f"chute: the engine on {config.paths.root} serves no API (--no-server), so it cannot take a "
             "retry while it runs; stop it and retry (it retries them at its next start), or serve its API",
             file=sys.stderr,
         )
         return EXIT_FAILED
-    journal = _open_journal(config)
+    engine = _open_journal(config)
     try:
-        ids = journal.files.failed_ids() if args.all_failed else args.ids
-        moved = journal.files.request_retry(ids)
+        result = engine.retry_failed() if args.all_failed else engine.retry(args.ids)
     finally:
-        journal.close()
-    done = {m.id for m in moved}
-    for fid in ids:
-        if fid not in done:
-            print(f"#{fid}: not found or not failed", file=sys.stderr)
-    print(f"{len(done)} file(s) queued for retry; the engine processes them when it next starts")
-    return EXIT_OK if done or not ids else EXIT_FAILED
+        engine.stop()
+    for fid, why in result.skipped.items():
+        print(f"#{fid}: {why}", file=sys.stderr)
+    print(f"{len(result.retried)} file(s) queued for retry; the engine processes them when it next starts")
+    return EXIT_OK if result.retried or not result.skipped else EXIT_FAILED
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
@@ -204,8 +183,6 @@ def cmd_restore(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     """The report asked for (--hours, ending now) made here from the journal, which a running engine
     shares safely (SQLite WAL); only an explicit --url asks a remote engine for its own report."""
-    import types
-
     from chute.engine import report
 
     if args.url and not (args.config or args.root):
@@ -219,21 +196,19 @@ def cmd_report(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         return run_job_via_api(Api(args.url, None), "report")
     config = _config(args)
-    if not _journal_path(config).exists():
+    if not config.paths.journal.exists():
         print(f"chute: nothing to report: no engine has run on {config.paths.root} yet", file=sys.stderr)
         return EXIT_FAILED
     hours = 24.0 if args.hours is None else args.hours
     if not 0 < hours <= 24 * 366:
         raise ConfigError("--hours", f"must be more than 0 and at most a year of hours (got {hours:g})")
-    journal = _open_journal(config)
+    engine = _open_journal(config)  # the journal alone, even beside a running engine (SQLite WAL)
     try:
         now = time.time()
-        doc = report.build(
-            types.SimpleNamespace(journal=journal, config=config), since=now - hours * 3600, until=now
-        )
+        doc = report.build(engine, since=now - hours * 3600, until=now)
         saved = report.save(doc, config.paths.archive)
     finally:
-        journal.close()
+        engine.stop()
     print(report.render_text(doc))
     print("saved " + ", ".join(str(p) for p in saved.values()))
     return EXIT_OK
@@ -241,14 +216,14 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_files(args: argparse.Namespace) -> int:
     config = _config(args)
-    if not _journal_path(config).exists():
+    if not config.paths.journal.exists():
         return EXIT_OK  # a fresh root: no files yet
-    journal = _open_journal(config)
+    engine = _open_journal(config)
     try:
-        for f in journal.files.page(state=args.state, kind=args.kind, q=args.q, limit=args.limit):
+        for f in engine.files(state=args.state, kind=args.kind, q=args.q, limit=args.limit).items:
             print(json.dumps(to_dict(f)) if args.json else f"#{f.id}\t{f.state}\t{f.kind or '-'}\t{f.name}")
     finally:
-        journal.close()
+        engine.stop()
     return EXIT_OK
 
 
@@ -531,9 +506,12 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"chute: config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except JournalError as exc:
+    except EngineError as exc:
         print(f"chute: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except ValueError as exc:  # an option out of range (--limit)
+        print(f"chute: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
