@@ -22,6 +22,7 @@ from pathlib import Path
 from chute.engine import Engine, EngineError, __version__
 from chute.engine.config import CONFIG_NAME, Config, ConfigError, init, locate
 from chute.engine.endpoint import lookup as api_url
+from chute.engine.engine import MAX_PAGE
 from chute.engine.headless import add_engine_args
 from chute.engine.headless import run as run_engine
 from chute.engine.model import STATES, to_dict
@@ -220,8 +221,19 @@ def cmd_files(args: argparse.Namespace) -> int:
         return EXIT_OK  # a fresh root: no files yet
     engine = _open_journal(config)
     try:
-        for f in engine.files(state=args.state, kind=args.kind, q=args.q, limit=args.limit).items:
-            print(json.dumps(to_dict(f)) if args.json else f"#{f.id}\t{f.state}\t{f.kind or '-'}\t{f.name}")
+        left, before = args.limit, None
+        while left > 0:  # --limit may exceed one API page
+            page = engine.files(
+                state=args.state, kind=args.kind, q=args.q, limit=min(left, MAX_PAGE), before=before
+            )
+            for f in page.items:
+                print(
+                    json.dumps(to_dict(f)) if args.json else f"#{f.id}\t{f.state}\t{f.kind or '-'}\t{f.name}"
+                )
+            left -= len(page.items)
+            if page.next_before is None:
+                break
+            before = page.next_before
     finally:
         engine.stop()
     return EXIT_OK
@@ -283,7 +295,9 @@ def _console_logging(log_file: Path) -> None:
     root.setLevel(logging.INFO)
 
 
-def _embedded_console(start, stop, engine, root: Path, readonly: bool) -> int:
+def _embedded_console(
+    start: Callable[[], None], stop: Callable[[], None], engine: Engine, root: Path, readonly: bool
+) -> int:
     """Start something that runs an engine, show the console on it, and stop it however we leave."""
     from .app import ChuteApp
     from .source import LocalSource
