@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from . import logs
 from .config import Config
 from .faults import Faults
 from .isolation import IsolatedRunner
@@ -198,7 +199,7 @@ class Pipeline:
         # originals stay claimed in state/work), placements not yet journaled final, and
         # candidates not yet claimed (still in the inbox).
         self._parked: list[_Done] = []
-        self._unfinished: list[Outcome] = []
+        self._unfinished: list[_Done] = []
         self._held: dict[str, Candidate] = {}  # by path: a scan during a long pause adds none twice
         self._fault_lock = threading.Lock()
         self._next_probe = 0.0
@@ -669,7 +670,7 @@ class Pipeline:
         for role in {self._role(r.outcome) for r in placed} - refused:
             self.faults.clear(role)
         if placed:
-            self._finish([r.outcome for r in placed])
+            self._finish(placed)
 
     def _sidecar_suffix(self, o: Outcome) -> tuple[str, ...]:
         if o.target_state == FAILED:
@@ -680,16 +681,18 @@ class Pipeline:
     def _role(o: Outcome) -> str:
         return "failed" if o.target_state == FAILED else "processed"
 
-    def _finish(self, outcomes: list[Outcome]) -> None:
+    def _finish(self, placed: list[_Done]) -> None:
         """Journal placed files final; until the journal takes it they wait, never anything else."""
+        outcomes = [r.outcome for r in placed]
         try:
             self.files.finish_place(outcomes)
         except JOURNAL_ERRORS as exc:
             self._journal_fault(exc, "cannot journal placements")
             with self._fault_lock:
-                self._unfinished.extend(outcomes)
+                self._unfinished.extend(placed)
             return
         self.faults.clear("journal")
+        logs.file_outcomes((r.item.name, r.outcome) for r in placed)
         for hook in self.on_finished:
             hook(outcomes)
 

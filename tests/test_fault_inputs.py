@@ -107,6 +107,7 @@ def test_a_second_engine_is_refused_even_with_the_lock_file_deleted(tmp_path, ma
 
 def test_a_killed_engine_leaves_no_lock_behind(tmp_path):
     root = tmp_path / "ws"
+    root.mkdir()
     proc = subprocess.Popen(
         [sys.executable, "-m", "chute.engine", "--root", str(root), "--no-server", "--log-level", "WARNING"],
         env=fresh_env(),

@@ -6,21 +6,18 @@ import argparse
 import json
 import sys
 
-from chute.engine import Engine, EngineError
-from chute.engine.headless import add_location_args, resolve_config
+from chute.engine import Config, Engine, EngineError
 from chute.engine.printable import printable
 
 
-def add_check_parser(sub) -> None:
-    p = sub.add_parser("check", help="compare the journal with the disk, both ways; --repair rebuilds rows")
-    add_location_args(p)
-    p.add_argument("--repair", action="store_true", help="rebuild missing rows from the sidecars")
+def add_check_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--repair", action="store_true", help="rebuild missing rows from the sidecars (engine stopped)"
+    )
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_check)
 
 
-def cmd_check(args: argparse.Namespace) -> int:
-    config = resolve_config(args)
+def run_check(args: argparse.Namespace, config: Config) -> int:
     running = Engine.running_on(config)
     if args.repair and running:
         print(
