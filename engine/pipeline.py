@@ -211,6 +211,11 @@ class Pipeline:
         self._work: BatchQueue[Candidate | WorkItem] = BatchQueue()
         # Risky or big files wait here for a child process, so they never hold up the fast lane.
         self._slow: BatchQueue[WorkItem] = BatchQueue()
+        # Results of both lanes, placed and journaled by one thread while the lanes claim and
+        # process the next ones: its moves, file creates and commits release the GIL, so a burst
+        # keeps the second core busy. Each file's order (journal, move, journal) is unchanged.
+        self._placing: BatchQueue[_Done] = BatchQueue()
+        self._lanes: list[threading.Thread] = []
         self._retry_heap: list[tuple[float, int, WorkItem]] = []
         self._retry_lock = threading.Lock()
         self._retry_wake = threading.Event()
@@ -223,13 +228,15 @@ class Pipeline:
 
     def start(self) -> None:
         self.recover()
-        threads = [(self._retry_loop, "chute-retry")]
-        threads += [(self._work_loop, f"chute-worker-{i}") for i in range(self.cfg.workers)]
-        threads += [(self._slow_loop, f"chute-isolated-{i}") for i in range(self.cfg.isolated_workers)]
+        lanes = [(self._work_loop, f"chute-worker-{i}") for i in range(self.cfg.workers)]
+        lanes += [(self._slow_loop, f"chute-isolated-{i}") for i in range(self.cfg.isolated_workers)]
+        # The placer last: stop() joins it after the lanes, once it has placed what they finished.
+        threads = [(self._retry_loop, "chute-retry"), *lanes, (self._place_loop, "chute-placer")]
         for target, name in threads:
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
             self._threads.append(t)
+        self._lanes = self._threads[1 : 1 + len(lanes)]
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop taking new work; let in-flight files finish (or return to the queue) within `timeout`."""
@@ -250,7 +257,7 @@ class Pipeline:
     @property
     def queue_depth(self) -> int:
         waiting = len(self._parked) + len(self._unfinished) + len(self._held)
-        return len(self._work) + len(self._slow) + len(self._retry_heap) + waiting
+        return len(self._work) + len(self._slow) + len(self._placing) + len(self._retry_heap) + waiting
 
     @property
     def in_flight(self) -> int:
@@ -444,23 +451,38 @@ class Pipeline:
             items = [t for t in taken if not isinstance(t, Candidate)]
             if candidates:
                 items += self._claim_safely(candidates)
-            if not items:
+            if items:
+                self._guarded(items, lambda items=items: self._run_batch(items))
+
+    def _place_loop(self) -> None:
+        """Place what the lanes finished, a batch at a time; at stop, what they finish last too."""
+        while True:
+            if self.faults.paused and not self._stop.is_set():
+                self.faults.cleared.wait(0.2)  # the prober redoes what the fault parked first
                 continue
+            results = self._placing.get_many(BATCH, 0.2)
+            if results:
+                self._guarded([r.item for r in results], lambda results=results: self._place(results))
+            elif self._stop.is_set() and not any(t.is_alive() for t in self._lanes):
+                return
+
+    def _guarded(self, items: list[WorkItem], step: Callable[[], None]) -> None:
+        """Run one step over a batch, counted in flight; if it fails, its files are tried again later."""
+        with self._busy_lock:
+            self._busy += len(items)
+        try:
+            step()
+        except JOURNAL_ERRORS as exc:
+            self._journal_fault(exc, "cannot write to the journal")
+            for item in items:
+                self._requeue_later(item, PROBE_EVERY)
+        except Exception:
+            log.exception("a batch of %d files failed unexpectedly; they will be recovered", len(items))
+            for item in items:
+                self._requeue_later(item, 5.0)
+        finally:
             with self._busy_lock:
-                self._busy += len(items)
-            try:
-                self._run_batch(items)
-            except JOURNAL_ERRORS as exc:
-                self._journal_fault(exc, "cannot write to the journal")
-                for item in items:
-                    self._requeue_later(item, PROBE_EVERY)
-            except Exception:
-                log.exception("a batch of %d files failed unexpectedly; they will be recovered", len(items))
-                for item in items:
-                    self._requeue_later(item, 5.0)
-            finally:
-                with self._busy_lock:
-                    self._busy -= len(items)
+                self._busy -= len(items)
 
     def _run_batch(self, items: list[WorkItem]) -> None:
         results: list[_Done] = []
@@ -472,7 +494,7 @@ class Pipeline:
             if done is not None:
                 results.append(done)
         if results:
-            self._place(results)
+            self._placing.put_many(results)
 
     def _process(self, item: WorkItem) -> _Done | None:
         """One attempt at one file: its result to place, or None when it went elsewhere (the slow
