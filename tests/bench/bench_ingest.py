@@ -137,16 +137,51 @@ def run_engine(
     try:
         if alerts == "dead":
             engine.run_job("report")  # an email stuck on the dead server from the start
-        cpu0 = time.process_time()
+        cpu0, threads0 = time.process_time(), thread_cpu()
         t0, closes = write_files(config.paths.inbox, n, rate, bad_every)
         placed = wait_placed(config.paths.journal, n)
         cpu = time.process_time() - cpu0
+        split = thread_split(threads0, thread_cpu())
     finally:
         engine.stop()
         os.environ.pop("CHUTE_DISCORD_WEBHOOK", None)
         if hole:
             hole.close()
-    return summarize(t0, closes, placed, cpu)
+    return {**summarize(t0, closes, placed, cpu), "split": split}
+
+
+# Threads by role, for where the engine's CPU goes: one core's worth in `worker` alone means the
+# second core idles.
+ROLES = (
+    ("chute-worker", "worker"),
+    ("chute-placer", "placer"),
+    ("chute-isolated", "slow lane"),
+    ("MainThread", "start+main"),
+)
+
+
+def thread_cpu() -> dict[int, tuple[str, float]]:
+    """native thread id -> (name, user+system seconds so far), from /proc (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for t in threading.enumerate():
+        try:
+            with open(f"/proc/self/task/{t.native_id}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        out[t.native_id] = (t.name, (int(fields[11]) + int(fields[12])) / tick)
+    return out
+
+
+def thread_split(before: dict, after: dict) -> str:
+    """Each role's share of the CPU the threads used between two thread_cpu() calls."""
+    used: dict[str, float] = {}
+    for tid, (name, seconds) in after.items():
+        role = next((r for prefix, r in ROLES if name.startswith(prefix)), "watcher+other")
+        used[role] = used.get(role, 0.0) + seconds - before.get(tid, (name, 0.0))[1]
+    total = sum(used.values()) or 1.0
+    return " ".join(f"{role} {100 * v / total:.0f}%" for role, v in sorted(used.items(), key=lambda x: -x[1]))
 
 
 def merged(sections: dict, extra: dict | None) -> dict:
@@ -207,10 +242,11 @@ def run_engine_backlog(n: int, extra: dict | None = None) -> dict:
     try:
         placed = wait_placed(config.paths.journal, n)
         cpu = time.process_time() - cpu0
+        split = thread_split({}, thread_cpu())
     finally:
         engine.stop()
     end = max(placed.values()) if placed else time.time()
-    return backlog_figures(n, len(placed), cpu, end - t0)
+    return {**backlog_figures(n, len(placed), cpu, end - t0), "split": split}
 
 
 def backlog_figures(n: int, placed: int, cpu: float, wall: float) -> dict:
@@ -236,7 +272,8 @@ def backlog(args) -> None:
         print(
             f"  round {r + 1}: rename loop {b['cpu_us']:6.1f} µs/file {b['rate']:8.0f} files/s   "
             f"chute {c['cpu_us']:6.1f} µs/file {c['rate']:7.0f} files/s cores {c['cores']:.2f} "
-            f"({c['placed']}/{c['files']})   CPU ratio {c['cpu_us'] / b['cpu_us']:.1f}"
+            f"({c['placed']}/{c['files']})   CPU ratio {c['cpu_us'] / b['cpu_us']:.1f}\n"
+            f"           chute CPU by thread: {c['split']}"
         )
     print(
         f"backlog: chute {statistics.median(chute_cpu):.0f} µs/file {statistics.median(chute_rate):.0f} files/s, "
@@ -334,7 +371,8 @@ def main() -> None:
         print(
             f"  round {r + 1}: baseline {b['cpu_us']:5.0f} µs/file {b['rate']:6.0f} files/s ({b['placed']}/{b['files']})"
             f"   chute {c['cpu_us']:5.0f} µs/file {c['rate']:6.0f} files/s cores {c['cores']:.2f} "
-            f"({c['placed']}/{c['files']})   CPU ratio {c['cpu_us'] / b['cpu_us']:.2f}"
+            f"({c['placed']}/{c['files']})   CPU ratio {c['cpu_us'] / b['cpu_us']:.2f}\n"
+            f"           chute CPU by thread: {c['split']}"
         )
     print(
         f"burst: CPU per file chute {statistics.median(chute_cpu):.0f} µs, baseline "
