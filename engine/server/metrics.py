@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
 
 from ..stats import DURATION_BUCKETS
 
@@ -88,7 +89,9 @@ class EngineCollector:
         yield GaugeMetricFamily("chute_scrape_timestamp_seconds", "Time of this scrape", value=time.time())
 
 
-def exposition(engine) -> bytes:
+def exposition(engine, accept: str | None = None) -> tuple[bytes, str]:
+    """(body, content type): OpenMetrics when the scraper's Accept asks for it, else the text format."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(EngineCollector(engine))
-    return generate_latest(registry)
+    encoder, content_type = choose_encoder(accept or "")
+    return encoder(registry), content_type

@@ -1,0 +1,135 @@
+"""Long polls that wait without a thread.
+
+waitress hands every complete request to one of a few worker threads. A console's
+`GET /api/v1/events?since=N&wait=10` with nothing new would hold that thread for ten seconds, so
+eight consoles would starve /health/live, /metrics and everything else. Instead the server's
+`add_task` goes through `LongPolls`: such a request is parked — its connection stays open, no
+thread is held — until the journal has an event past its cursor or its wait runs out. Then it goes
+to a worker like any request, and the handler (told not to wait) answers at once.
+
+One thread watches the journal for all parked polls. Anything the parker is unsure of (a bad
+parameter, a missing token) goes straight to a worker, where the app answers it as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from . import auth
+
+log = logging.getLogger(__name__)
+EVENTS_PATH = "/api/v1/events"
+# How often the watcher looks at deadlines; a wait ends at most this late. News ends it at once.
+TICK = 0.25
+
+
+@dataclass
+class _Parked:
+    channel: Any
+    since: int
+    deadline: float
+
+
+def poll_of(request: Any, token: str, max_wait: float) -> tuple[int, float] | None:
+    """(since, wait) if a parsed waitress request is an authorised events long poll, else None."""
+    if request is None or request.error or request.command not in ("GET", "HEAD"):
+        return None
+    if request.path != EVENTS_PATH or not auth.check(request.headers.get("AUTHORIZATION"), token):
+        return None
+    query = parse_qs(request.query, keep_blank_values=True)
+    raw_since, raw_wait = query.get("since", ["0"])[0], query.get("wait", [""])[0]
+    if not (raw_since.isascii() and raw_since.isdigit() and len(raw_since) <= 19):
+        return None
+    try:
+        wait = float(raw_wait)
+    except ValueError:
+        return None
+    if not 0 < wait <= max_wait:
+        return None
+    return int(raw_since), wait
+
+
+class LongPolls:
+    """Parks event long polls on a waitress server until there is news or their wait ends."""
+
+    def __init__(self, server: Any, engine: Any, token: str, max_wait: float) -> None:
+        self._engine = engine
+        self._token = token
+        self._max_wait = max_wait
+        self._dispatch = server.add_task
+        self._cond = threading.Condition()
+        self._parked: list[_Parked] = []
+        self._closed = False
+        self._thread = threading.Thread(target=self._watch, name="chute-longpoll", daemon=True)
+        server.add_task = self.add_task
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._parked.clear()  # their connections are closed with the server's
+            self._cond.notify_all()
+        if self._thread.is_alive():
+            self._thread.join(5)
+
+    @property
+    def parked(self) -> int:
+        with self._cond:
+            return len(self._parked)
+
+    def add_task(self, channel: Any) -> None:
+        """waitress calls this (holding the channel's request lock) when a request is complete."""
+        request = channel.requests[0] if channel.requests else None
+        poll = poll_of(request, self._token, self._max_wait)
+        if poll is not None:
+            since, wait = poll
+            try:
+                quiet = self._engine.last_event_id() <= since
+            except Exception:  # the engine is stopping: let the app say so
+                quiet = False
+            if quiet:
+                with self._cond:
+                    if not self._closed:
+                        self._parked.append(_Parked(channel, since, time.monotonic() + wait))
+                        self._cond.notify_all()
+                        return
+        self._dispatch(channel)
+
+    def _watch(self) -> None:
+        while True:
+            with self._cond:
+                while not self._parked and not self._closed:
+                    self._cond.wait()
+                if self._closed:
+                    return
+                since = min(p.since for p in self._parked)
+                next_deadline = min(p.deadline for p in self._parked)
+            end = time.monotonic() + min(max(next_deadline - time.monotonic(), 0.0), TICK)
+            try:
+                self._engine.events(since=since, limit=1, wait=end - time.monotonic())
+                last = self._engine.last_event_id()
+            except Exception:
+                log.debug("journal unavailable to long polls", exc_info=True)
+                last = None
+            if last is None or last <= since:
+                # Woken without news (a closing journal returns at once): do not spin.
+                time.sleep(max(end - time.monotonic(), 0.0))
+            self._release(last)
+
+    def _release(self, last: int | None) -> None:
+        now = time.monotonic()
+        with self._cond:
+            ready, waiting = [], []
+            for p in self._parked:
+                news = last is not None and last > p.since
+                (ready if news or p.deadline <= now or not p.channel.connected else waiting).append(p)
+            self._parked = waiting
+        for p in ready:
+            self._dispatch(p.channel)
