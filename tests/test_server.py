@@ -115,6 +115,21 @@ def test_auth_is_required_on_every_api_route(served):
         ("POST", "/api/v1/alerts/1/read", b'{"read": "yes"}', "read: must be true or false"),
         ("GET", "/api/v1/alerts?unread=maybe", None, "unread: must be one of"),
         ("GET", "/api/v1/requests/recent?limit=0", None, "limit: must be between 1 and 1000"),
+        # Digits that are not ASCII: str.isdigit() and int() take them, no client means them.
+        ("GET", "/api/v1/files/¹", None, "id: must be a positive whole number"),
+        ("GET", "/api/v1/files/②", None, "id: must be a positive whole number"),
+        ("GET", "/api/v1/files/٣", None, "id: must be a positive whole number"),
+        ("POST", "/api/v1/files/¹/retry", None, "id: must be a positive whole number"),
+        ("POST", "/api/v1/alerts/¹/read", None, "id: must be a positive whole number"),
+        ("GET", "/api/v1/files?limit=٣", None, "limit: must be a whole number"),
+        ("GET", "/api/v1/events?wait=٣", None, "wait: must be between"),
+        # Present but empty is not absent.
+        ("GET", "/api/v1/history?minutes=", None, "minutes: must be a whole number"),
+        ("GET", "/api/v1/files?limit=", None, "limit: must be a whole number"),
+        ("GET", "/api/v1/files?state=", None, "state: must be one of"),
+        ("GET", "/api/v1/alerts?unread=", None, "unread: must be one of"),
+        ("GET", "/api/v1/events?wait=", None, "wait: must be a number"),
+        ("POST", "/api/v1/alerts/1/read", b'{"read": true, "x": 1}', "unknown field(s): x"),
     ],
 )
 def test_bad_parameters_are_400_with_a_message(served, method, path, body, words):
@@ -135,7 +150,13 @@ def test_not_found_and_conflict(served):
     response = client.post(f"/api/v1/files/{rec.id}/retry")
     assert response.status_code == 409 and "cannot be retried" in response.json()["error"]["message"]
     assert client.get("/nothing/here").json()["error"]["code"] == "not_found"
-    assert client.delete("/api/v1/snapshot").status_code == 405
+    not_allowed = client.delete("/api/v1/snapshot")
+    assert not_allowed.status_code == 405
+    assert set(not_allowed.headers["allow"].replace(" ", "").split(",")) == {"GET", "HEAD", "OPTIONS"}
+    assert set(client.get("/api/v1/backups").headers["allow"].replace(" ", "").split(",")) == {
+        "POST",
+        "OPTIONS",
+    }
 
 
 def test_retry_by_id_moves_a_failed_file_back_through_the_pipeline(served):

@@ -29,7 +29,7 @@ OTHER = "<other>"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"})
 OTHER_METHOD = "OTHER"
 MAX_KEY = 300  # characters kept of a route template, path, exception type or message
-MAX_EXCEPTION_TYPES = 50  # per route; the rest count under OTHER
+MAX_EXCEPTION_TYPES = 20  # per route; the rest count under OTHER
 WINDOWS = {"1m": 1, "5m": 5, "1h": 60}
 QS = (0.5, 0.9, 0.95, 0.99)
 

@@ -106,7 +106,8 @@ def create_app(engine, token: str, wait_in_handler: bool = True) -> Flask:
     app = Flask("chute")
     app.json.sort_keys = False
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
-    Monitor(app, collector=engine.requests, health_route=None)
+    # The engine serves the monitor's routes itself (validated, behind the token): see monitoring().
+    Monitor(app, collector=engine.requests, add_routes=False, health_route=None)
 
     @app.errorhandler(ApiError)
     def api_error(err: ApiError):

@@ -50,6 +50,11 @@ class ServerService:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
+    @property
+    def parked_polls(self) -> int:
+        """Event long polls waiting now (without a thread)."""
+        return self._polls.parked if self._polls is not None else 0
+
     def start(self) -> None:
         self.token, self.token_source = auth.load_or_create(self.engine.config.paths.state)
         app = create_app(self.engine, self.token, wait_in_handler=False)
