@@ -263,7 +263,7 @@ def api_v1(engine, wait_in_handler: bool = True) -> Blueprint:
             unread_only=unread,
             before=int_arg("before", None, 1, MAX_ID),
         )
-        return jsonify({"alerts": to_dict(items), "unread": engine.journal.unread_alerts()})
+        return jsonify({"alerts": to_dict(items), "unread": engine.unread_alerts()})
 
     @bp.post("/alerts/<alert_id>/read")
     def alert_read(alert_id: str):
