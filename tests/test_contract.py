@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from conftest import drop, served_engine, settled
+from helpers import drop, served_engine, settled
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -31,7 +31,7 @@ def live(tmp_path_factory):
     drop(engine, "bad.json", b"{")
     settled(engine, "good.txt")
     settled(engine, "bad.json")
-    engine.journal.add_alert("files_failed", "warning", "1 file failed", "bad.json: invalid JSON")
+    engine.journal.alerts.add("files_failed", "warning", "1 file failed", "bad.json: invalid JSON")
     yield engine.server
     engine.stop()
 

@@ -14,7 +14,7 @@ import tracemalloc
 
 import httpx
 import pytest
-from conftest import drop, served_engine, test_config, wait_for
+from helpers import drop, served_engine, test_config, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
 from chute.engine import Engine
