@@ -85,10 +85,13 @@ def test_a_parked_poll_answers_when_its_wait_runs_out_and_new_cursors_wait_again
     t0 = time.monotonic()
     assert client.get("/api/v1/events", params={"since": 0, "wait": 20}).json()["events"]
     assert time.monotonic() - t0 < 2 and server.parked_polls == 0
-    # Polls without the token are not parked: they get their 401 now.
+    # Polls without the token, or with a bad parameter, are not parked: they get their 4xx now.
     t0 = time.monotonic()
     response = httpx.get(server.url + "/api/v1/events", params={"since": last, "wait": 20})
-    assert response.status_code == 401 and time.monotonic() - t0 < 2
+    assert response.status_code == 401
+    for bad in ({"limit": 0}, {"limit": "٣"}, {"since": "¹"}, {"wait": "٣"}, {"since": 2**63}):
+        assert client.get("/api/v1/events", params={"since": last, "wait": 20, **bad}).status_code == 400
+    assert time.monotonic() - t0 < 3
 
 
 def test_five_hundred_idle_connections_do_not_stop_liveness(served):

@@ -57,17 +57,19 @@ def int_arg(name: str, default: int | None, lo: int, hi: int) -> int | None:
     return default if raw is None else whole(raw, name, lo, hi)
 
 
-def float_arg(name: str, default: float, lo: float, hi: float) -> float:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
+def number(raw: str, name: str, lo: float, hi: float) -> float:
     try:
-        value = float(raw) if raw.isascii() else math.nan
+        value = float(raw) if raw.isascii() else math.nan  # float() also reads '٣' as 3
     except ValueError:
         raise bad(name, f"must be a number (got {raw[:40]!r})") from None
     if not math.isfinite(value) or not lo <= value <= hi:
         raise bad(name, f"must be between {lo:g} and {hi:g} (got {raw[:40]})")
     return value
+
+
+def float_arg(name: str, default: float, lo: float, hi: float) -> float:
+    raw = request.args.get(name)
+    return default if raw is None else number(raw, name, lo, hi)
 
 
 def str_arg(name: str, max_len: int, choices: tuple[str, ...] | None = None) -> str | None:

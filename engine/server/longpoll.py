@@ -21,6 +21,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from . import auth
+from .app import ApiError, number, whole
+from .limits import MAX_ID, MAX_LIMIT, MAX_WAIT
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/api/v1/events"
@@ -35,32 +37,31 @@ class _Parked:
     deadline: float
 
 
-def poll_of(request: Any, token: str, max_wait: float) -> tuple[int, float] | None:
-    """(since, wait) if a parsed waitress request is an authorised events long poll, else None."""
+def poll_of(request: Any, token: str) -> tuple[int, float] | None:
+    """(since, wait) if a parsed waitress request is an authorised events long poll, else None.
+
+    Parameters are read by the app's own parsers, so a poll is parked only if the app would
+    accept it; a bad one goes straight on to get its 400."""
     if request is None or request.error or request.command not in ("GET", "HEAD"):
         return None
     if request.path != EVENTS_PATH or not auth.check(request.headers.get("AUTHORIZATION"), token):
         return None
     query = parse_qs(request.query, keep_blank_values=True)
-    raw_since, raw_wait = query.get("since", ["0"])[0], query.get("wait", [""])[0]
-    if not (raw_since.isascii() and raw_since.isdigit() and len(raw_since) <= 19):
-        return None
     try:
-        wait = float(raw_wait)
-    except ValueError:
+        since = whole(query.get("since", ["0"])[0], "since", 0, MAX_ID)
+        wait = number(query.get("wait", ["0"])[0], "wait", 0.0, MAX_WAIT)
+        whole(query.get("limit", ["1"])[0], "limit", 1, MAX_LIMIT)
+    except ApiError:
         return None
-    if not 0 < wait <= max_wait:
-        return None
-    return int(raw_since), wait
+    return (since, wait) if wait > 0 else None
 
 
 class LongPolls:
     """Parks event long polls on a waitress server until there is news or their wait ends."""
 
-    def __init__(self, server: Any, engine: Any, token: str, max_wait: float) -> None:
+    def __init__(self, server: Any, engine: Any, token: str) -> None:
         self._engine = engine
         self._token = token
-        self._max_wait = max_wait
         self._dispatch = server.add_task
         self._cond = threading.Condition()
         self._parked: list[_Parked] = []
@@ -87,7 +88,7 @@ class LongPolls:
     def add_task(self, channel: Any) -> None:
         """waitress calls this (holding the channel's request lock) when a request is complete."""
         request = channel.requests[0] if channel.requests else None
-        poll = poll_of(request, self._token, self._max_wait)
+        poll = poll_of(request, self._token)
         if poll is not None:
             since, wait = poll
             try:

@@ -11,7 +11,7 @@ from waitress.channel import HTTPChannel
 
 from . import auth
 from .app import create_app
-from .limits import MAX_BODY, MAX_WAIT
+from .limits import MAX_BODY
 from .logfold import WAITRESS_QUEUE, fold
 from .longpoll import LongPolls
 
@@ -79,7 +79,7 @@ class ServerService:
             raise OSError(f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}") from exc
         self.port = self._server.effective_port
         app.config["CHUTE_URL"] = self.url
-        self._polls = LongPolls(self._server, self.engine, self.token, MAX_WAIT)
+        self._polls = LongPolls(self._server, self.engine, self.token)
         self._polls.start()
         self._thread = threading.Thread(target=self._server.run, name="chute-http", daemon=True)
         self._thread.start()
