@@ -271,8 +271,24 @@ def test_queue_depth_warnings_are_folded(caplog):
     ]
 
 
-def test_the_server_folds_waitress_queue_warnings(served):
-    assert any(isinstance(f, FoldRepeats) for f in logging.getLogger(WAITRESS_QUEUE).filters)
+def test_the_server_folds_waitress_queue_warnings(served, caplog):
+    server = served[1]
+    caplog.set_level(logging.WARNING)
+    folder = next(f for f in logging.getLogger(WAITRESS_QUEUE).filters if isinstance(f, FoldRepeats))
+    folded_before = folder.folded
+
+    def burst() -> None:
+        with httpx.Client(base_url=server.url, timeout=30) as c:
+            for _ in range(10):
+                c.get("/metrics")
+
+    threads = [threading.Thread(target=burst) for _ in range(40)]  # 40 clients, 8 server threads
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    lines = [r for r in caplog.records if "Task queue depth" in r.getMessage()]
+    assert len(lines) <= 1 and folder.folded - folded_before + len(lines) >= 5
 
 
 def test_binding_beyond_loopback_warns_and_documents_the_address(tmp_path, caplog):

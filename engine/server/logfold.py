@@ -24,12 +24,20 @@ class FoldRepeats(logging.Filter):
         self._lock = threading.Lock()
         self._open_at = float("-inf")
         self._folded = 0
+        self._total = 0
+
+    @property
+    def folded(self) -> int:
+        """Records dropped since this filter was made."""
+        with self._lock:
+            return self._total
 
     def filter(self, record: logging.LogRecord) -> bool:
         with self._lock:
             now = self._clock()
             if now < self._open_at:
                 self._folded += 1
+                self._total += 1
                 return False
             self._open_at = now + self.every
             folded, self._folded = self._folded, 0
