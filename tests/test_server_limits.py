@@ -114,6 +114,40 @@ def test_five_hundred_idle_connections_do_not_stop_liveness(served):
             sock.close()
 
 
+def test_idle_connections_make_room_when_every_slot_is_taken(tmp_path):
+    engine = Engine(
+        test_config(tmp_path / "tight", server={"enabled": True, "port": 0, "connection_limit": 20})
+    )
+    engine.server = server = ServerService(engine)
+    engine.add_service(server)
+    engine.start()
+    headers = {"Authorization": f"Bearer {server.token}"}
+    idle = []
+    try:
+        with httpx.Client(base_url=server.url, headers=headers, timeout=30) as poller:
+            last = poller.get("/api/v1/events").json()["last"]
+            polls = []
+            poll = threading.Thread(
+                target=lambda: polls.append(poller.get("/api/v1/events", params={"since": last, "wait": 3}))
+            )
+            poll.start()
+            wait_for(lambda: server.parked_polls == 1, what="a parked poll")
+            for _ in range(100):  # five times the limit, each sending nothing
+                idle.append(socket.create_connection((server.host, server.port), timeout=5))
+            for _ in range(5):
+                with httpx.Client(base_url=server.url, timeout=5) as fresh:
+                    t0 = time.monotonic()
+                    assert fresh.get("/health/live").status_code == 200
+                    assert time.monotonic() - t0 < 2
+            poll.join(10)
+            # The waiting long poll was not taken for idle: it got its answer.
+            assert polls and polls[0].status_code == 200
+    finally:
+        for sock in idle:
+            sock.close()
+        engine.stop()
+
+
 def raw_request(server, head: bytes, body: bytes = b"", timeout: float = 5) -> bytes:
     """Send while reading: a server that refuses a body answers and hangs up mid-upload."""
     with socket.create_connection((server.host, server.port), timeout=timeout) as sock:

@@ -11,6 +11,7 @@ from waitress.channel import HTTPChannel
 
 from . import auth
 from .app import create_app
+from .crowding import make_room
 from .limits import MAX_BODY
 from .logfold import WAITRESS_QUEUE, fold
 from .longpoll import LongPolls
@@ -78,6 +79,7 @@ class ServerService:
         except OSError as exc:
             raise OSError(f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}") from exc
         self.port = self._server.effective_port
+        make_room(self._server, self.connection_limit)
         app.config["CHUTE_URL"] = self.url
         self._polls = LongPolls(self._server, self.engine, self.token)
         self._polls.start()
