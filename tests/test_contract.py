@@ -52,3 +52,33 @@ def test_the_server_does_what_its_document_says(case, live):
     case.call_and_validate(
         base_url=live.url, headers={"Authorization": f"Bearer {live.token}"}, checks=CHECKS, timeout=10
     )
+
+
+def test_every_success_has_a_schema_and_every_bound_is_stated():
+    doc = document("http://127.0.0.1:1")
+    for path, methods in doc["paths"].items():
+        for method, op in methods.items():
+            ok = [code for code in op["responses"] if code.startswith("2")]
+            assert len(ok) == 1, (method, path)
+            content = op["responses"][ok[0]]["content"]
+            assert content and all("schema" in c for c in content.values()), (method, path)
+            if op.get("security") != []:
+                assert "401" in op["responses"], (method, path)
+            for param in op["parameters"]:
+                schema = param["schema"]
+                assert "enum" in schema or "maximum" in schema or "maxLength" in schema, (method, path, param)
+    files = {p["name"]: p["schema"] for p in doc["paths"]["/api/v1/files"]["get"]["parameters"]}
+    assert set(files["state"]["enum"]) == {
+        "queued",
+        "retrying",
+        "placing",
+        "done",
+        "failed",
+        "duplicate",
+        "vanished",
+    }
+    retry = doc["paths"]["/api/v1/files/retry"]["post"]["requestBody"]
+    assert retry["required"] and all(
+        s["additionalProperties"] is False for s in retry["content"]["application/json"]["schema"]["oneOf"]
+    )
+    assert doc["servers"] == [{"url": "http://127.0.0.1:1"}]
