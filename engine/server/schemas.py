@@ -19,19 +19,6 @@ ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
     ("FileRecord", "state"): model.STATES,
     ("Health", "status"): ("pass", "warn", "fail"),
 }
-# The dataclasses the API serialises (nested ones included).
-MODELS = (
-    model.Attempt,
-    model.Event,
-    model.FileRecord,
-    model.FileDetail,
-    model.FilePage,
-    model.Quantiles,
-    model.Snapshot,
-    model.Alert,
-    model.MinutePoint,
-    model.RetryResult,
-)
 
 
 def ref(cls: type) -> dict[str, str]:
@@ -75,8 +62,23 @@ def of_dataclass(cls: type) -> dict[str, Any]:
     return {"type": "object", "required": list(properties), "properties": properties}
 
 
-def components() -> dict[str, Any]:
-    return {cls.__name__: of_dataclass(cls) for cls in MODELS}
+def components(roots: list[type]) -> dict[str, Any]:
+    """Schemas of these dataclasses and of every dataclass inside them."""
+    found: dict[str, Any] = {}
+    todo = list(roots)
+    while todo:
+        cls = todo.pop()
+        if cls.__name__ in found:
+            continue
+        found[cls.__name__] = of_dataclass(cls)
+        todo += [t for hint in typing.get_type_hints(cls).values() for t in _dataclasses_in(hint)]
+    return dict(sorted(found.items()))
+
+
+def _dataclasses_in(hint: Any) -> list[type]:
+    if dataclasses.is_dataclass(hint):
+        return [hint]
+    return [t for arg in typing.get_args(hint) for t in _dataclasses_in(arg)]
 
 
 def obj(required: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -84,46 +86,24 @@ def obj(required: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {"type": "object", "required": list(required), "properties": required, **extra}
 
 
-NUMBER = {"type": "number"}
-MAYBE_NUMBER = {"type": ["number", "null"]}
 COUNT = {"type": "integer", "minimum": 0}
 RATIO = {"type": "number", "minimum": 0, "maximum": 1}
-WINDOW = obj({"count": COUNT, "errors": COUNT, "error_rate": RATIO, "p50": MAYBE_NUMBER, "p95": MAYBE_NUMBER})
-LATENCY = obj({"count": COUNT, "sum": NUMBER, "p50": MAYBE_NUMBER, "p95": MAYBE_NUMBER, "p99": MAYBE_NUMBER})
-# The request monitor's answers (engine/monitor/collector.py).
+# The request monitor's totals (engine/monitor/collector.py's stats()): its latency and windows
+# are the per-route ones plus a rate.
 REQUEST_STATS = obj(
     {
         "requests": COUNT,
         "errors": COUNT,
         "error_rate": RATIO,
         "status_classes": {"type": "object", "additionalProperties": COUNT},
-        "uptime": NUMBER,
-        "latency": LATENCY,
-        "windows": {"type": "object", "additionalProperties": WINDOW},
-    }
-)
-ENDPOINT = obj(
-    {
-        "route": {"type": "string"},
-        "count": COUNT,
-        "errors": COUNT,
-        "error_rate": RATIO,
-        "methods": {"type": "object", "additionalProperties": COUNT},
-        "status": {"type": "object", "additionalProperties": COUNT},
-        "exceptions": {"type": "object"},
-        "latency": LATENCY,
-        "windows": {"type": "object", "additionalProperties": WINDOW},
-    }
-)
-RECENT_REQUEST = obj(
-    {
-        "time": NUMBER,
-        "method": {"type": "string"},
-        "path": {"type": "string"},
-        "route": {"type": "string"},
-        "status": {"type": "integer"},
-        "duration": NUMBER,
-        "error": {"type": ["string", "null"]},
+        "uptime": {"type": "number"},
+        "latency": ref(model.Latency),
+        "windows": {
+            "type": "object",
+            "additionalProperties": {
+                "allOf": [ref(model.RequestWindow), obj({"rate_per_s": {"type": "number"}})]
+            },
+        },
     }
 )
 HEALTH = obj(

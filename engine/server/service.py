@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from waitress import create_server
 from waitress.channel import HTTPChannel
@@ -15,6 +16,9 @@ from .crowding import make_room
 from .limits import MAX_BODY
 from .logfold import WAITRESS_QUEUE, fold
 from .longpoll import LongPolls
+
+if TYPE_CHECKING:
+    from ..engine import Engine
 
 log = logging.getLogger(__name__)
 # A connection with no request in flight is closed after this long (waitress's default is 120 s,
@@ -33,7 +37,7 @@ def is_loopback(host: str) -> bool:
 
 
 class ServerService:
-    def __init__(self, engine, host: str | None = None, port: int | None = None) -> None:
+    def __init__(self, engine: Engine, host: str | None = None, port: int | None = None) -> None:
         self.engine = engine
         config = engine.config.server
         self.host = host or config.host
