@@ -46,7 +46,7 @@ def probe_times(client: httpx.Client) -> dict[str, float]:
 
 def test_fifty_long_polls_neither_starve_probes_nor_miss_news(served):
     engine, server, client = served
-    last = client.get("/api/v1/events").json()["last"]
+    last = client.get("/api/v1/snapshot").json()["last_event_id"]
     consoles = 50
     got: list[tuple[float, list[dict]]] = []
     lock = threading.Lock()
@@ -77,7 +77,7 @@ def test_fifty_long_polls_neither_starve_probes_nor_miss_news(served):
 
 def test_a_parked_poll_answers_when_its_wait_runs_out_and_new_cursors_wait_again(served):
     _, server, client = served
-    last = client.get("/api/v1/events").json()["last"]
+    last = client.get("/api/v1/snapshot").json()["last_event_id"]
     t0 = time.monotonic()
     body = client.get("/api/v1/events", params={"since": last, "wait": 0.6}).json()
     assert body == {"events": [], "last": last} and 0.55 <= time.monotonic() - t0 < 3
@@ -125,7 +125,7 @@ def test_idle_connections_make_room_when_every_slot_is_taken(tmp_path):
     idle = []
     try:
         with httpx.Client(base_url=server.url, headers=headers, timeout=30) as poller:
-            last = poller.get("/api/v1/events").json()["last"]
+            last = poller.get("/api/v1/snapshot").json()["last_event_id"]
             polls = []
             poll = threading.Thread(
                 target=lambda: polls.append(poller.get("/api/v1/events", params={"since": last, "wait": 3}))
