@@ -26,8 +26,11 @@ from .limits import MAX_ID, MAX_LIMIT, MAX_WAIT
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/api/v1/events"
-# How often the watcher looks at deadlines; a wait ends at most this late. News ends it at once.
+# How often the watcher looks at deadlines; a wait ends at most this late.
 TICK = 0.25
+# News is handed on this long after it starts, so that a burst (a file's `arrived` and `done`
+# a few milliseconds apart) reaches each parked console in one answer, not one per event.
+LINGER = 0.05
 
 
 @dataclass
@@ -113,16 +116,24 @@ class LongPolls:
                 since = min(p.since for p in self._parked)
                 next_deadline = min(p.deadline for p in self._parked)
             end = time.monotonic() + min(max(next_deadline - time.monotonic(), 0.0), TICK)
-            try:
-                self._engine.events(since=since, limit=1, wait=end - time.monotonic())
-                last = self._engine.last_event_id()
-            except Exception:
-                log.debug("journal unavailable to long polls", exc_info=True)
-                last = None
+            last = self._last_after(since, end - time.monotonic())
             if last is None or last <= since:
                 # Woken without news (a closing journal returns at once): do not spin.
                 time.sleep(max(end - time.monotonic(), 0.0))
+            else:
+                time.sleep(LINGER)
+                last = self._last_after(last, 0.0) or last
             self._release(last)
+
+    def _last_after(self, since: int, wait: float) -> int | None:
+        """The journal's newest event id, once it passes `since` or `wait` runs out (None: the
+        journal is not there, as while the engine stops)."""
+        try:
+            self._engine.events(since=since, limit=1, wait=wait)
+            return self._engine.last_event_id()
+        except Exception:
+            log.debug("journal unavailable to long polls", exc_info=True)
+            return None
 
     def _release(self, last: int | None) -> None:
         now = time.monotonic()
