@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from waitress import create_server
 from waitress.channel import HTTPChannel
 
+from ..endpoint import publish
 from . import auth
 from .app import create_app
 from .crowding import make_room
@@ -87,6 +88,7 @@ class ServerService:
         app.config["CHUTE_URL"] = self.url
         self._polls = LongPolls(self._server, self.engine, self.token)
         self._polls.start()
+        publish(self.engine.config.paths.state, self.host, self.port)  # state/api.json, for one-shots
         self._thread = threading.Thread(target=self._server.run, name="chute-http", daemon=True)
         self._thread.start()
         log.info("API on %s", self.url)
