@@ -45,6 +45,17 @@ def start_engine(config: Path) -> subprocess.Popen:
     )
 
 
+def started(db: Path) -> int:
+    """How many engines have finished starting on this journal."""
+    if not db.exists():
+        return 0
+    with sqlite3.connect(db) as conn:
+        try:
+            return conn.execute("SELECT count(*) FROM events WHERE type='engine_started'").fetchone()[0]
+        except sqlite3.OperationalError:  # not created yet
+            return 0
+
+
 def test_kill_9_mid_burst_then_restart_conserves_every_file(tmp_path):
     root = tmp_path / "ws"
     root.mkdir()
@@ -56,17 +67,19 @@ def test_kill_9_mid_burst_then_restart_conserves_every_file(tmp_path):
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(inbox), str(n)])
     rnd = random.Random(7)
     kills = 0
+    db = root / "state" / "journal.sqlite"
     engine = start_engine(config)
     try:
-        # Kill it at random moments while the burst is landing, four times over.
+        # Kill it at random moments once it has started (a loaded machine starts it slowly) while
+        # the burst lands or its backlog is processed, four times over.
         for _ in range(4):
+            wait_for(lambda n=kills: started(db) > n, timeout=60, what="the engine to start")
             time.sleep(rnd.uniform(0.3, 1.2))
             engine.send_signal(signal.SIGKILL)
             engine.wait()
             kills += 1
             engine = start_engine(config)
         writer.wait(60)
-        db = root / "state" / "journal.sqlite"
 
         def finished() -> bool:
             if any(inbox.iterdir()):
