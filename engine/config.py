@@ -116,6 +116,11 @@ class PipelineConfig:
         1_048_576, min=0, unit="bytes", doc="text/json/csv up to this size run in-process"
     )
     duplicates: str = _opt("process", choices=("process", "mark"), doc="same sha256 as a processed file")
+    csv_formulas: str = _opt(
+        "neutralize",
+        choices=("neutralize", "keep"),
+        doc="cells of the normalized CSV starting with = + - @ tab or CR get a leading ' (OWASP)",
+    )
 
 
 @dataclass(frozen=True)
