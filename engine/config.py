@@ -156,6 +156,20 @@ class AlertsConfig:
     check_every: float = _opt(30.0, min=0.1, doc="seconds between health and HTTP checks")
 
 
+@dataclass(frozen=True)
+class ClusterConfig:
+    broker: str = _opt(
+        "", doc='dispatch to `chute worker`s through this broker: "redis://host:6379/0" ("" = process here)'
+    )
+    kinds: tuple[str, ...] = _opt(["pdf", "image"], doc="kinds processed by workers; the rest stay local")
+    queue: str = _opt("chute", doc="broker queue name: one per engine when engines share a broker")
+    lease: float = _opt(30.0, min=1.0, doc="seconds a worker may go silent before its file is sent again")
+    dispatch_timeout: float = _opt(
+        600.0, min=1.0, doc="seconds a dispatched file may wait for a worker before it is sent again"
+    )
+    max_deliveries: int = _opt(3, min=1, max=100, doc="workers lost on one file before it fails")
+
+
 SECTIONS: dict[str, type] = {
     "watcher": WatcherConfig,
     "pipeline": PipelineConfig,
@@ -167,6 +181,7 @@ SECTIONS: dict[str, type] = {
     "email": EmailConfig,
     "discord": DiscordConfig,
     "alerts": AlertsConfig,
+    "cluster": ClusterConfig,
 }
 # Keys that would put a secret into the config text: refused, with where the secret belongs.
 SECRET_KEYS = {
@@ -190,6 +205,7 @@ class Config:
     email: EmailConfig = field(default_factory=EmailConfig)
     discord: DiscordConfig = field(default_factory=DiscordConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
     source: Path | None = None
 
     def relative(self, value: str) -> Path:
@@ -295,7 +311,23 @@ def build(paths: Paths, data: dict[str, Any], source: Path | None = None, **over
             raise ConfigError(f"schedule.{job}", str(exc)) from None
     if sections["email"].enabled and not sections["email"].to:
         raise ConfigError("email.to", "email is enabled but has no recipients")
+    _check_broker(sections["cluster"].broker)
     return Config(paths=paths, name=sections.pop("name", name), source=source, **sections)
+
+
+BROKER_SCHEMES = ("redis://", "rediss://", "amqp://", "amqps://")
+
+
+def _check_broker(url: str) -> None:
+    if not url:
+        return
+    if not url.startswith(BROKER_SCHEMES):
+        raise ConfigError("cluster.broker", f"must start with {', '.join(BROKER_SCHEMES)} (got {url[:40]!r})")
+    userinfo = url.split("://", 1)[1].split("/", 1)[0].rpartition("@")[0]
+    if ":" in userinfo:
+        raise ConfigError(
+            "cluster.broker", "the broker password is a secret: put the whole URL in CHUTE_BROKER_URL instead"
+        )
 
 
 def _paths_from(table: Any, base: Path) -> Paths:

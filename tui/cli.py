@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from chute.engine import __version__
+from chute.engine.cluster.command import add_worker_args, run_worker
 from chute.engine.config import ConfigError, init
 from chute.engine.headless import add_engine_args, add_location_args, resolve_config
 from chute.engine.headless import run as run_engine
@@ -286,6 +287,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--readonly", action="store_true", help="no action that changes anything")
     p.add_argument("--headless", type=float, metavar="SECONDS", help="no console: print status for SECONDS")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("worker", help="process files for an engine from this machine (Dramatiq over Redis)")
+    add_worker_args(p)
+    p.set_defaults(func=run_worker)
 
     p = sub.add_parser("init", help="write a commented chute.toml and the folders")
     p.add_argument("dir", nargs="?", default=".", type=Path)
