@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from . import __version__
+from .cluster.broker import broker_url
 from .config import Config
 from .journal import Journal
 from .model import (
@@ -27,6 +28,7 @@ from .model import (
     MinutePoint,
     RetryResult,
     Snapshot,
+    WorkerInfo,
     worst,
 )
 from .monitor import Collector
@@ -58,6 +60,7 @@ class Engine:
         self.requests = Collector()
         self.notifier = None
         self.scheduler = None
+        self.cluster = None  # the coordinator, when [cluster] has a broker
         self.notify_retry_base = 5.0  # seconds before the first redelivery; doubles each time
         self.durations = DurationHistograms()
         self.health_limits = {"queue_warn": 10_000, "disk_warn_bytes": 1 << 30, "disk_fail_bytes": 100 << 20}
@@ -89,6 +92,11 @@ class Engine:
         self.pipeline.on_finished.append(
             lambda outcomes: self.durations.observe_many([(o.kind, o.duration) for o in outcomes if o.kind])
         )
+        if broker_url(self.config.cluster.broker):
+            from .cluster.coordinator import attach
+
+            self.cluster = attach(self.config, self.journal, self.pipeline)
+            self.cluster.start()
         self.pipeline.start()
         self.watcher.start()
         self._start_notify_and_jobs()
@@ -177,6 +185,8 @@ class Engine:
             self.watcher.stop()
         if self.pipeline:
             self.pipeline.stop(timeout)
+        if self.cluster:
+            self.cluster.stop()
         if self.notifier:
             self.notifier.stop()
         if self.journal:
@@ -337,7 +347,13 @@ class Engine:
         scan = "pass" if age is not None and age <= limit else "warn"
         checks["scan:age"] = [{"status": scan, "observedValue": age, "observedUnit": "s"}]
         checks.update(self.requests.health()["checks"])
+        if self.cluster:
+            checks.update(self.cluster.health())
         return Health(status=worst([c[0]["status"] for c in checks.values()]), checks=checks)
+
+    def workers(self) -> list[WorkerInfo]:
+        """The cluster's workers by their heartbeats (empty without a broker)."""
+        return self.cluster.workers() if self.cluster else []
 
     def alerts(self, limit: int = 100, unread_only: bool = False, before: int | None = None) -> list[Alert]:
         return self._j().alerts.list(limit=limit, unread_only=unread_only, before=before)

@@ -31,20 +31,23 @@ from .config import Config
 from .isolation import IsolatedRunner
 from .journal import Journal, display
 from .model import (
+    DISPATCHED,
     DONE,
     DUPLICATE,
     FAILED,
     PLACING,
+    PROCESSING,
     QUEUED,
     RETRYING,
     ActiveRow,
     Arrival,
+    Dispatch,
     Outcome,
     RetryResult,
 )
 from .placement import ERROR_SUFFIX, META_SUFFIX, Placer, error_document, meta_document, move
 from .processors import ProcessingError, Registry, Result
-from .processors.base import prefetched
+from .processors.base import prefetched, run_inline
 from .watcher import Candidate
 
 log = logging.getLogger(__name__)
@@ -161,6 +164,8 @@ class Pipeline:
         self._threads: list[threading.Thread] = []
         self._busy = 0
         self._busy_lock = threading.Lock()
+        # The cluster's coordinator when [cluster] has a broker: chosen kinds go to workers.
+        self.dispatcher = None
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -335,9 +340,15 @@ class Pipeline:
             if dup_of is not None:
                 result = Result(meta={"duplicate_of": dup_of})
                 target = DUPLICATE
+            elif self.dispatcher is not None and self.dispatcher.wants(kind):
+                isolated = not (choice.processor.inline and size <= self.cfg.inline_max_bytes)
+                self.dispatcher.dispatch(
+                    [Dispatch(item.id, item.name, kind, size, sha, isolated, note, started)]
+                )
+                return None
             elif choice.processor.inline and size <= self.cfg.inline_max_bytes:
                 with prefetched(path, data):
-                    result = self._inline(choice.processor, Path(path), item.name, workdir)
+                    result = run_inline(choice.processor, Path(path), item.name, workdir)
                 target = DONE
             elif prep is None:
                 item.prepared = _Prepared(size, sha, choice, started, t0)
@@ -391,21 +402,14 @@ class Pipeline:
                 return None  # the engine is stopping; the file stays queued for the next start
             return _Done(item, outcome, {})
 
-    def _inline(self, processor, path: Path, name: str, workdir: Path) -> Result:
-        needs_dir = processor.kind not in ("text", "json")
-        if needs_dir:
-            workdir.mkdir(exist_ok=True)
-        try:
-            return processor.process(path, name, workdir)
-        except ProcessingError:
-            raise
-        except MemoryError:
-            raise ProcessingError("memory", "ran out of memory") from None
-        except Exception as exc:
-            log.exception("processor %s raised on %r", processor.kind, name)
-            raise ProcessingError("crash", f"processor raised {type(exc).__name__}: {exc}") from None
-
     # --- place ---------------------------------------------------------------------------------
+
+    def place_remote(
+        self, fid: int, name: str, attempts: int, outcome: Outcome, outputs: dict[str, Path]
+    ) -> str:
+        """Place a result worked out elsewhere (a cluster worker); returns where the original went."""
+        self._place([_Done(WorkItem(fid, name, attempts), outcome, outputs)])
+        return outcome.dest
 
     def _place(self, results: list[_Done]) -> None:
         now = time.time()
@@ -528,7 +532,11 @@ class Pipeline:
                 # Not moved yet: drop any companions it wrote and process it again from scratch.
                 Placer.remove_companions(row.dest, (META_SUFFIX, ERROR_SUFFIX, *OUTPUT_SUFFIXES))
                 self.files.mark_queued(row.id)
-            if row.state in (QUEUED, RETRYING, PLACING):
+            if row.state in (DISPATCHED, PROCESSING):
+                if self.dispatcher is not None:
+                    continue  # the cluster's own recovery and leases take it from here
+                self.files.mark_queued(row.id)  # no broker any more: process it here
+            if row.state in (QUEUED, RETRYING, PLACING, DISPATCHED, PROCESSING):
                 if self._reclaim(row.id, row.src, row.src_ino):
                     requeue.append(WorkItem(row.id, row.name, row.attempts))
                 else:

@@ -2,12 +2,15 @@
 
 Run as `python tests/cluster_worker.py <chute worker options>` by the cluster tests and the
 cluster bench. A .ocr file's first line may say `sleep 0.2`: the processor takes that long,
-in the isolated child process as any risky kind does, and writes a .ocr.txt output.
+in the isolated child process as any risky kind does, and writes a .ocr.txt output; `die`
+kills the worker process running it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -25,6 +28,9 @@ class SleepyProcessor:
     def process(self, path: Path, name: str, workdir: Path) -> Result:
         text = read_input(path).decode("utf-8", "replace")
         first = text.split("\n", 1)[0].split()
+        if first[:1] == ["die"]:  # takes its worker down with it, as a segfaulting OCR library might
+            os.kill(os.getppid(), signal.SIGKILL)
+            time.sleep(5)
         if first[:1] == ["sleep"]:
             time.sleep(float(first[1]))
         out = workdir / "text.txt"
@@ -47,4 +53,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run from the module, not __main__: the isolated child unpickles SleepyProcessor by its name.
+    import cluster_worker
+
+    sys.exit(cluster_worker.main())

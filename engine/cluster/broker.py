@@ -18,15 +18,23 @@ def redact(url: str) -> str:
     return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
 
 
+def _middleware() -> list:
+    """Dramatiq's defaults without its Prometheus exporter: chute serves its own /metrics, and an
+    exporter per worker would fight over one port."""
+    from dramatiq.middleware import Prometheus, default_middleware
+
+    return [m() for m in default_middleware if m is not Prometheus]
+
+
 def make_broker(url: str):
     if url.startswith(("redis://", "rediss://")):
         from dramatiq.brokers.redis import RedisBroker
 
-        return RedisBroker(url=url)
+        return RedisBroker(url=url, middleware=_middleware())
     if url.startswith(("amqp://", "amqps://")):
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
-        return RabbitmqBroker(url=url)
+        return RabbitmqBroker(url=url, middleware=_middleware())
     raise ValueError(
         f"broker: unsupported URL {redact(url)!r} (use redis://, rediss://, amqp:// or amqps://)"
     )

@@ -18,12 +18,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..config import ClusterConfig
+from ..config import ClusterConfig, Config
 from ..journal import Journal
-from ..model import DONE, FAILED, Outcome, WorkerInfo
+from ..model import DONE, FAILED, Dispatch, Outcome, WorkerInfo
 from .broker import broker_url, make_broker, redact
+from .command import TOKEN_ENV as WORKER_TOKEN_ENV
 from .protocol import StaleAttempt, message
-from .store import Accepted, Dispatch, DispatchStore
+from .store import Accepted, DispatchStore
 
 log = logging.getLogger(__name__)
 # (file id, name, attempts so far, outcome, outputs by suffix) -> where the original was placed
@@ -214,16 +215,16 @@ class Coordinator:
     ) -> Outcome:
         message = row.name if state == DONE else f"{row.name}: {reason}"
         return Outcome(
-            row.id,
-            state,
-            row.kind,
-            row.size,
-            row.sha256,
-            meta,
-            error_kind,
-            reason,
-            started,
-            duration,
+            id=row.id,
+            target_state=state,
+            kind=row.kind,
+            size=row.size,
+            sha256=row.sha256,
+            started_at=started,
+            duration=duration,
+            meta=meta,
+            error_kind=error_kind,
+            reason=reason,
             message=message,
         )
 
@@ -247,3 +248,15 @@ class Coordinator:
         if self._broker_down is not None:
             checks["cluster:broker"] = [{"status": "warn", "output": f"cannot send: {self._broker_down}"}]
         return checks
+
+
+def attach(config: Config, journal: Journal, pipeline) -> Coordinator:
+    """A coordinator for an engine whose [cluster] has a broker, wired into its pipeline."""
+    from ..server.auth import load_or_create
+
+    token, _ = load_or_create(config.paths.state, env=WORKER_TOKEN_ENV, filename="worker-token")
+    coordinator = Coordinator(
+        config.cluster, journal, pipeline.work_dir, pipeline.tmp_dir, token, pipeline.place_remote
+    )
+    pipeline.dispatcher = coordinator
+    return coordinator

@@ -14,9 +14,10 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from ..journal.codec import display, py_path
 from ..journal.db import Database
 from ..journal.events import EventStore
-from ..model import DISPATCHED, PROCESSING, WorkerInfo
+from ..model import DISPATCHED, PROCESSING, Dispatch, WorkerInfo
 from .protocol import Task
 
 ACCEPTED = "accepted"  # a result under the current token is being placed
@@ -24,20 +25,6 @@ ACCEPTED = "accepted"  # a result under the current token is being placed
 
 def new_token() -> str:
     return secrets.token_urlsafe(12)
-
-
-@dataclass(frozen=True)
-class Dispatch:
-    """A file the pipeline hands to the cluster, with what it already knows about it."""
-
-    id: int
-    name: str
-    kind: str
-    size: int
-    sha256: str
-    isolated: bool
-    note: str | None
-    started_at: float
 
 
 @dataclass(frozen=True)
@@ -108,8 +95,7 @@ class DispatchStore:
             if token != current:
                 out.append((oid, None))
                 continue
-            shown = name.decode("utf-8", "replace") if isinstance(name, bytes) else name
-            out.append((oid, Task(fid, token, shown, kind, size or 0, bool(isolated))))
+            out.append((oid, Task(fid, token, display(py_path(name)), kind, size or 0, bool(isolated))))
         return out
 
     def sent(self, outbox_ids: list[int]) -> None:
@@ -198,12 +184,11 @@ class DispatchStore:
         given_up: list[Accepted] = []
         with self._db.tx() as c:
             rows = c.execute(
-                "SELECT d.file_id, d.state, d.worker, d.lost, d.attempt, f.name FROM dispatches d "
-                "JOIN files f ON f.id = d.file_id WHERE d.lease_until < ?",
+                "SELECT file_id, state, worker, lost, attempt FROM dispatches WHERE lease_until < ?",
                 (now,),
             ).fetchall()
             events = []
-            for fid, state, worker, lost, attempt, name in rows:
+            for fid, state, worker, lost, attempt in rows:
                 if state == DISPATCHED:
                     # Never picked up (the broker may have lost it): the same attempt, sent again.
                     c.execute(
@@ -252,7 +237,14 @@ class DispatchStore:
         which is gone: those files are sent again under new tokens. Returns how many."""
         now = time.time()
         with self._db.tx() as c:
-            fids = [r[0] for r in c.execute("SELECT file_id FROM dispatches WHERE state=?", (ACCEPTED,))]
+            fids = [
+                r[0]
+                for r in c.execute(
+                    "SELECT d.file_id FROM dispatches d JOIN files f ON f.id = d.file_id WHERE d.state=? AND "
+                    "f.state IN (?,?)",
+                    (ACCEPTED, DISPATCHED, PROCESSING),
+                )
+            ]
             for fid in fids:
                 token = new_token()
                 c.execute(
@@ -292,5 +284,4 @@ class DispatchStore:
 
 def _accepted(row: tuple) -> Accepted:
     fid, name, kind, size, sha, attempts, note, started, worker, lost = row
-    shown = name.decode("utf-8", "surrogateescape") if isinstance(name, bytes) else name
-    return Accepted(fid, shown, kind, size, sha, attempts, note, started, worker, lost)
+    return Accepted(fid, py_path(name), kind, size, sha, attempts, note, started, worker, lost)

@@ -152,6 +152,9 @@ def create_app(engine, token: str) -> Flask:
 
     app.register_blueprint(api_v1(engine))
     app.register_blueprint(monitoring(engine))
+    from .workers import install  # here, not at the top: it imports this module's helpers
+
+    install(app, engine)
     return app
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
+from ..model import WorkerInfo
 from ..stats import DURATION_BUCKETS
 
 HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -85,7 +86,35 @@ class EngineCollector:
             if job.last_finished_at and job.last_outcome == "ok":
                 last.add_metric([name], job.last_finished_at)
         yield last
+        yield from _workers(e.workers())
         yield GaugeMetricFamily("chute_scrape_timestamp_seconds", "Time of this scrape", value=time.time())
+
+
+def _workers(workers: list[WorkerInfo]) -> Iterator[Metric]:
+    """Cluster workers by their heartbeats (nothing without a broker)."""
+    if not workers:
+        return
+    families = {
+        "alive": GaugeMetricFamily(
+            "chute_worker_up", "1 if the worker was heard from within the lease", labels=["worker"]
+        ),
+        "in_flight": GaugeMetricFamily(
+            "chute_worker_in_flight", "Files the worker holds now", labels=["worker"]
+        ),
+        "done": CounterMetricFamily(
+            "chute_worker_done", "Files the worker processed since it started", labels=["worker"]
+        ),
+        "failed": CounterMetricFamily(
+            "chute_worker_failed", "Files that failed on the worker since it started", labels=["worker"]
+        ),
+        "last_seen": GaugeMetricFamily(
+            "chute_worker_last_seen_timestamp_seconds", "The worker's last heartbeat", labels=["worker"]
+        ),
+    }
+    for w in workers:
+        for field, family in families.items():
+            family.add_metric([w.name], float(getattr(w, field)))
+    yield from families.values()
 
 
 def exposition(engine) -> bytes:

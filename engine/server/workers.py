@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, jsonify, request, send_file
 
-from ..cluster.protocol import OUTPUT_SUFFIX, ROUTES, WORKER_HEADER
+from ..cluster.protocol import OUTPUT_SUFFIX, ROUTES, WORKER_HEADER, StaleAttempt
 from ..model import to_dict
 from . import auth
 from .app import ApiError, bad, path_id
@@ -89,22 +89,27 @@ def worker_routes(engine) -> Blueprint:
     bp = Blueprint("worker_v1", __name__, url_prefix=ROUTES)
 
     def cluster():
-        found = engine.cluster
-        if found is None:
-            raise ApiError(503, "unavailable", "this engine has no [cluster] broker: it dispatches nothing")
-        return found
+        return engine.cluster
 
     @bp.before_request
     def require_worker_token():
-        if not auth.check(request.headers.get("Authorization"), cluster().worker_token):
-            raise ApiError(
-                401,
-                "unauthorized",
-                "missing or wrong worker token (the engine's CHUTE_WORKER_TOKEN or state/worker-token; "
-                "the operator's token does not open worker routes)",
-                {"WWW-Authenticate": 'Bearer realm="chute-worker"'},
+        # As on /api, the token is checked before anything else (an engine without a cluster
+        # has no worker token, so every caller gets the 401, with the reason).
+        found = cluster()
+        if found is None or not auth.check(request.headers.get("Authorization"), found.worker_token):
+            why = (
+                "this engine has no [cluster] broker, so no token opens its worker routes"
+                if found is None
+                else "missing or wrong worker token (the engine's CHUTE_WORKER_TOKEN or state/worker-token; "
+                "the operator's token does not open worker routes)"
             )
+            raise ApiError(401, "unauthorized", why, {"WWW-Authenticate": 'Bearer realm="chute"'})
         request.max_content_length = MAX_UPLOAD
+
+    @bp.errorhandler(StaleAttempt)
+    def stale(err: StaleAttempt):
+        # Not an error of the worker's: the attempt was overtaken (placed, or sent again).
+        return jsonify({"error": {"code": "stale", "message": str(err)}}), 409
 
     @bp.get("/files/<file_id>")
     def fetch(file_id: str):
