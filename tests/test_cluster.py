@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -56,31 +57,33 @@ class Workers:
         for name in names:
             folder = self.tmp / f"worker-{name}"
             folder.mkdir(exist_ok=True)
-            self.procs[name] = subprocess.Popen(
-                [
-                    *self.command,
-                    "--broker",
-                    self.broker,
-                    "--queue",
-                    self.queue,
-                    "--engine",
-                    self.engine_url,
-                    "--token-file",
-                    str(self.token_file),
-                    "--dir",
-                    str(folder),
-                    "--name",
-                    name,
-                    "--concurrency",
-                    str(concurrency),
-                    "--log-level",
-                    "WARNING",
-                ],
-                cwd=folder,
-                env=worker_env(),
-                start_new_session=True,  # its own group: kill -9 takes its processor children too
-                stderr=subprocess.PIPE,
-            )
+            # Its log goes to a file: a pipe nobody reads fills up and blocks the worker.
+            with open(self.tmp / f"worker-{name}.log", "ab") as log:
+                self.procs[name] = subprocess.Popen(
+                    [
+                        *self.command,
+                        "--broker",
+                        self.broker,
+                        "--queue",
+                        self.queue,
+                        "--engine",
+                        self.engine_url,
+                        "--token-file",
+                        str(self.token_file),
+                        "--dir",
+                        str(folder),
+                        "--name",
+                        name,
+                        "--concurrency",
+                        str(concurrency),
+                        "--log-level",
+                        "WARNING",
+                    ],
+                    cwd=folder,
+                    env=worker_env(),
+                    start_new_session=True,  # its own group, so kill -9 and SIGSTOP reach all of it
+                    stderr=log,
+                )
 
     def kill9(self, name: str) -> None:
         os.killpg(self.procs[name].pid, signal.SIGKILL)
@@ -304,8 +307,9 @@ def test_files_over_three_workers_each_placed_once(cluster):
 
 
 def processing_worker(engine, name: str) -> str:
-    fid = rows(engine)[name][0]
-    started = events_of(engine, fid, "processing")
+    if name not in (found := rows(engine)):
+        return ""
+    started = events_of(engine, found[name][0], "processing")
     return started[-1].data["worker"] if started else ""
 
 
@@ -355,3 +359,110 @@ def test_a_file_that_keeps_killing_workers_fails_with_the_reason(cluster):
     assert detail.file.error_kind == "lost"
     assert detail.file.reason.startswith("lost 2 workers while processing")
     assert "lost 2 workers" in Path(dest + ".error.txt").read_text()
+
+
+def journal_counts(db_path: Path) -> dict[str, int]:
+    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10) as db:
+        counts = dict(db.execute("SELECT state, count(*) FROM files GROUP BY state").fetchall())
+        counts["outbox"] = db.execute("SELECT count(*) FROM dispatch_outbox").fetchone()[0]
+        counts["dispatches"] = db.execute("SELECT count(*) FROM dispatches").fetchone()[0]
+    return counts
+
+
+def test_coordinator_killed_during_a_dispatch_burst_then_restarted(tmp_path, redis_server):
+    """kill -9 the engine while it dispatches, twice; restarted, it drains its outbox and every
+    file is placed once. Engine and workers are the real `chute engine` and `chute worker`."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    port = free_port()
+    config = root / "chute.toml"
+    config.write_text(
+        "[watcher]\nmin_age = 0.2\nscan_interval = 1.0\n"
+        f"[server]\nport = {port}\n"
+        f'[cluster]\nbroker = "{redis_server.url}"\nkinds = ["text"]\nlease = 2.0\nqueue = "burst"\n'
+    )
+    inbox = root / "inbox"
+    inbox.mkdir()
+    engine_cmd = [sys.executable, "-m", "chute.engine", "--config", str(config), "--log-level", "WARNING"]
+
+    def start_engine() -> subprocess.Popen:
+        with open(tmp_path / "engine.log", "ab") as log:
+            proc = subprocess.Popen(engine_cmd, env=worker_env(), stderr=log)
+        wait_for(lambda: _live(port), timeout=30, what="the engine's API")
+        return proc
+
+    engine = start_engine()
+    url = f"http://127.0.0.1:{port}"
+    workers = Workers(
+        tmp_path,
+        redis_server.url,
+        "burst",
+        url,
+        root / "state" / "worker-token",
+        command=[sys.executable, "-m", "chute.tui.cli", "worker"],
+    )
+    workers.start("a", "b", "c", concurrency=2)
+    db = root / "state" / "journal.sqlite"
+    n = 300
+    try:
+        drop_all(inbox, {f"t{i:04d}.txt": f"line {i}\n".encode() for i in range(n)})
+        interrupted = []
+        for _ in range(2):
+            wait_for(
+                lambda: journal_counts(db).get("dispatched", 0) > 0, timeout=30, what="dispatches in flight"
+            )
+            time.sleep(0.2)
+            engine.send_signal(signal.SIGKILL)
+            engine.wait(10)
+            interrupted.append(journal_counts(db))
+            engine = start_engine()
+        wait_for(
+            lambda: (
+                (c := journal_counts(db)).get("done", 0) == n and c["outbox"] == 0 and c["dispatches"] == 0
+            ),
+            timeout=90,
+            interval=0.3,
+            what="every file placed and the outbox drained",
+        )
+    finally:
+        workers.stop()
+        engine.send_signal(signal.SIGTERM)
+        engine.wait(30)
+    assert engine.returncode == 0, (tmp_path / "engine.log").read_text()
+    # Each kill landed with work out at the workers (or still to be sent).
+    assert all(c.get("dispatched", 0) + c.get("processing", 0) > 0 for c in interrupted), interrupted
+    with sqlite3.connect(db) as conn:
+        placed = conn.execute("SELECT name, state, dest FROM files").fetchall()
+    assert len(placed) == n and {s for _, s, _ in placed} == {"done"}
+    assert len({d for _, _, d in placed}) == n
+    on_disk = [p for p in (root / "processed").rglob("*.txt") if p.is_file()]
+    assert sorted(p.name for p in on_disk) == sorted(f"t{i:04d}.txt" for i in range(n))
+    assert not any(inbox.iterdir()) and not any((root / "state" / "work").iterdir())
+
+
+def _live(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_redis_restarted_empty_mid_run_loses_nothing(cluster, redis_server):
+    engine, workers = cluster(lease=1.0)
+    workers.start("a", "b")
+    n = 40
+    files = {f"r{i:03d}.ocr": b"sleep 0.1\nwords\n" for i in range(n)}
+    drop_all(engine.config.paths.inbox, files)
+    wait_for(
+        lambda: sum(1 for _, s, _ in rows(engine).values() if s == "done") >= 5,
+        timeout=30,
+        what="a first few done",
+    )
+    redis_server.kill()  # no persistence: the restarted server is empty, its queue gone
+    redis_server.start()
+    wait_for(
+        lambda: all_final(engine, n), timeout=60, interval=0.2, what="every file after the Redis restart"
+    )
+    assert_placed_once(engine, list(files))
+    resent = [e for e in engine.events(limit=1000) if e.type == "broker_lost"]
+    assert resent and resent[0].data["resent"] > 0, "the engine noticed that Redis came back empty"

@@ -27,6 +27,7 @@ from .protocol import StaleAttempt, message
 from .store import Accepted, DispatchStore
 
 log = logging.getLogger(__name__)
+EPOCH_KEY = "cluster_epoch"
 # (file id, name, attempts so far, outcome, outputs by suffix) -> where the original was placed
 Place = Callable[[int, str, int, Outcome, dict[str, Path]], str]
 
@@ -44,6 +45,7 @@ class Coordinator:
         self.config = config
         self.kinds = frozenset(config.kinds)
         self.store = DispatchStore(journal.db, journal.events)
+        self.events = journal.events
         self.work_dir = work_dir
         self.tmp_dir = tmp_dir
         self.worker_token = worker_token
@@ -53,15 +55,15 @@ class Coordinator:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._epoch = secrets.token_hex(8)
+        self.kv = journal.kv
+        self._epoch = journal.kv.get(EPOCH_KEY) or secrets.token_hex(8)
         self._broker_down: str | None = None  # why the last send failed, said once
-        self._epoch_set = False  # our mark is in Redis: its absence means Redis lost its data
 
     # --- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> None:
         self.broker = make_broker(self.url)
-        again = self.store.recover(self.config.dispatch_timeout)
+        again = self.store.recover(self.config.lease, self.config.dispatch_timeout)
         if again:
             log.info("%d file(s) whose results were being placed are sent to the workers again", again)
         for target, name in ((self._send_loop, "chute-dispatch"), (self._lease_loop, "chute-leases")):
@@ -147,7 +149,10 @@ class Coordinator:
             self._fail_lost(result.given_up)
 
     def check_broker_memory(self) -> None:
-        """Redis restarted empty loses every message not yet taken: send those again at once."""
+        """Redis restarted empty loses every message not yet taken: send those again at once.
+
+        The engine keeps a mark in Redis (and its value in the journal, so a restart of the
+        engine is not mistaken for one of Redis): the mark gone means Redis lost its data."""
         client = getattr(self.broker, "client", None)
         if client is None:
             return  # RabbitMQ keeps durable queues across restarts
@@ -155,12 +160,22 @@ class Coordinator:
         found = client.get(key)
         if found is not None and found.decode() == self._epoch:
             return
-        if found is not None or self._epoch_set:
+        if found is None and self.kv.get(EPOCH_KEY) == self._epoch:
             n = self.store.resend_waiting()
-            log.warning("the broker lost its messages (restarted empty?); %d file(s) sent again", n)
+            why = (
+                f"the broker {redact(self.url)} lost its messages (restarted empty?); {n} file(s) sent again"
+            )
+            log.warning("%s", why)
+            self.events.add("broker_lost", why, data={"resent": n})
             self._wake.set()
+        elif found is not None:
+            log.warning(
+                "another engine marked queue %r on %s: give each engine its own [cluster] queue",
+                self.config.queue,
+                redact(self.url),
+            )
         client.set(key, self._epoch)
-        self._epoch_set = True
+        self.kv.set(EPOCH_KEY, self._epoch)
 
     def _fail_lost(self, rows: list[Accepted]) -> None:
         for row in rows:

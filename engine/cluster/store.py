@@ -120,7 +120,9 @@ class DispatchStore:
         now = time.time()
         with self._db.tx() as c:
             row = c.execute(
-                "SELECT worker, state FROM dispatches WHERE file_id=? AND token=?", (file_id, token)
+                "SELECT d.worker, d.state FROM dispatches d JOIN files f ON f.id = d.file_id "
+                "WHERE d.file_id=? AND d.token=? AND f.state IN (?,?)",
+                (file_id, token, DISPATCHED, PROCESSING),
             ).fetchone()
             if row is None or row[1] not in (DISPATCHED, PROCESSING):
                 return False
@@ -139,8 +141,20 @@ class DispatchStore:
         """Take the result of attempt `token`, once: None when it is stale or already taken."""
         with self._db.tx() as c:
             taken = c.execute(
-                "UPDATE dispatches SET state=?, worker=?, lease_until=? WHERE file_id=? AND token=? AND state IN (?,?)",
-                (ACCEPTED, worker, lease_until, file_id, token, DISPATCHED, PROCESSING),
+                "UPDATE dispatches SET state=?, worker=?, lease_until=? WHERE file_id=? AND token=? AND state IN (?,?) "
+                "AND (SELECT state FROM files WHERE id=?) IN (?,?)",
+                (
+                    ACCEPTED,
+                    worker,
+                    lease_until,
+                    file_id,
+                    token,
+                    DISPATCHED,
+                    PROCESSING,
+                    file_id,
+                    DISPATCHED,
+                    PROCESSING,
+                ),
             ).rowcount
             if not taken:
                 self._events.write(
@@ -183,6 +197,11 @@ class DispatchStore:
         resent = redispatched = 0
         given_up: list[Accepted] = []
         with self._db.tx() as c:
+            # Rows of files placed meanwhile (by recovery after a restart, say) are done with.
+            c.execute(
+                "DELETE FROM dispatches WHERE file_id IN (SELECT id FROM files WHERE state NOT IN (?,?))",
+                (DISPATCHED, PROCESSING),
+            )
             rows = c.execute(
                 "SELECT file_id, state, worker, lost, attempt FROM dispatches WHERE lease_until < ?",
                 (now,),
@@ -232,11 +251,17 @@ class DispatchStore:
             self._events.write(c, events)
         return Expiry(resent, redispatched, given_up)
 
-    def recover(self, dispatch_timeout: float) -> int:
+    def recover(self, lease: float, dispatch_timeout: float) -> int:
         """At start: results being placed when the engine died had their outputs in state/tmp,
-        which is gone: those files are sent again under new tokens. Returns how many."""
+        which is gone: those files are sent again under new tokens. Returns how many.
+
+        Workers could not beat while the engine was down: their leases start again from now."""
         now = time.time()
         with self._db.tx() as c:
+            c.execute(
+                "UPDATE dispatches SET lease_until=max(lease_until, ?) WHERE state=?",
+                (now + lease, PROCESSING),
+            )
             fids = [
                 r[0]
                 for r in c.execute(

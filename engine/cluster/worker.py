@@ -19,6 +19,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+from dramatiq import Retry
+
 from .. import __version__
 from ..config import PipelineConfig
 from ..isolation import IsolatedRunner
@@ -74,12 +77,20 @@ class ClusterWorker:
             except Stale as exc:
                 log.info("file #%d (attempt %s) is no longer wanted: %s", task.id, task.token[:8], exc)
                 return
+            except httpx.TransportError as exc:
+                # The engine is away (restarting?): Dramatiq tries the message again later.
+                log.warning("cannot fetch file #%d from %s (%s); later", task.id, self.options.engine, exc)
+                raise Retry(delay=1000) from None
             result, outputs = self._process(task, src, folder / "out")
             try:
                 answer = self.client.post_result(task, result, outputs)
                 log.info("file #%d %s: %s", task.id, result["state"], answer.get("dest", ""))
             except Stale as exc:
                 log.info("file #%d: result not wanted: %s", task.id, exc)
+            except httpx.TransportError as exc:
+                # Given up after a few tries: the engine's lease sends the file out again.
+                log.warning("cannot send file #%d's result to %s (%s)", task.id, self.options.engine, exc)
+                return
             with self._lock:
                 if result["state"] == "failed":
                     self.failed += 1
