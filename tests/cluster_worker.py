@@ -24,6 +24,7 @@ class SleepyProcessor:
     kind: ClassVar[str] = "ocr"
     extensions: ClassVar[frozenset[str]] = frozenset({".ocr"})
     inline: ClassVar[bool] = False
+    outputs: ClassVar[tuple[str, ...]] = (".ocr.txt",)
 
     def process(self, path: Path, name: str, workdir: Path) -> Result:
         text = read_input(path).decode("utf-8", "replace")
