@@ -330,22 +330,26 @@ def build(paths: Paths, data: dict[str, Any], source: Path | None = None, **over
             raise ConfigError(f"schedule.{job}", str(exc)) from None
     if sections["email"].enabled and not sections["email"].to:
         raise ConfigError("email.to", "email is enabled but has no recipients")
-    _check_broker(sections["cluster"].broker)
+    check_broker(sections["cluster"].broker)
+    if sections["cluster"].broker and not sections["server"].enabled:
+        raise ConfigError(
+            "server.enabled", "workers reach the engine over its HTTP API: a cluster needs the server"
+        )
     return Config(paths=paths, name=sections.pop("name", name), source=source, **sections)
 
 
 BROKER_SCHEMES = ("redis://", "rediss://", "amqp://", "amqps://")
 
 
-def _check_broker(url: str) -> None:
+def check_broker(url: str, key: str = "cluster.broker") -> None:
     if not url:
         return
     if not url.startswith(BROKER_SCHEMES):
-        raise ConfigError("cluster.broker", f"must start with {', '.join(BROKER_SCHEMES)} (got {url[:40]!r})")
+        raise ConfigError(key, f"must start with {', '.join(BROKER_SCHEMES)} (got {url[:40]!r})")
     userinfo = url.split("://", 1)[1].split("/", 1)[0].rpartition("@")[0]
     if ":" in userinfo:
         raise ConfigError(
-            "cluster.broker", "the broker password is a secret: put the whole URL in CHUTE_BROKER_URL instead"
+            key, "the broker password is a secret: put the whole URL in CHUTE_BROKER_URL instead"
         )
 
 

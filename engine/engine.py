@@ -433,8 +433,15 @@ class Engine:
         return Health(status=worst([c[0]["status"] for c in checks.values()]), checks=checks)
 
     def workers(self) -> list[WorkerInfo]:
-        """The cluster's workers by their heartbeats (empty without a broker)."""
-        return self.cluster.workers() if self.cluster else []
+        """The cluster's workers by their last heartbeats (empty without a broker)."""
+        if self.cluster is not None:
+            return self.cluster.workers()
+        if not broker_url(self.config.cluster.broker):
+            return []
+        from .cluster.store import DispatchStore  # read from the journal (`chute status`)
+
+        j = self._j()
+        return DispatchStore(j.db, j.events).workers(alive_after=time.time() - self.config.cluster.lease)
 
     def alerts(self, limit: int = 100, unread_only: bool = False, before: int | None = None) -> list[Alert]:
         """The alert centre, newest first; `before` (an id) pages on."""

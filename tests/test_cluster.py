@@ -424,6 +424,15 @@ def test_coordinator_killed_during_a_dispatch_burst_then_restarted(tmp_path, red
             interval=0.3,
             what="every file placed and the outbox drained",
         )
+        status = subprocess.run(
+            [sys.executable, "-m", "chute.tui.cli", "status", "--config", str(config), "--json"],
+            env=worker_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert status.returncode == 0, status.stderr
+        assert {w["name"] for w in json.loads(status.stdout)["workers"] if w["alive"]} == {"a", "b", "c"}
     finally:
         workers.stop()
         engine.send_signal(signal.SIGTERM)

@@ -42,13 +42,23 @@ def cmd_status(args: argparse.Namespace) -> int:
         snap = engine.snapshot()
         counts, kinds = snap.counts, snap.kinds
         running = Engine.running_on(config)
+        workers = engine.workers()
         if args.json:
-            print(json.dumps({"running": running, "counts": counts, "kinds": kinds}))
+            print(
+                json.dumps(
+                    {"running": running, "counts": counts, "kinds": kinds, "workers": to_dict(workers)}
+                )
+            )
             return 0
         print(f"chute {__version__} — {config.paths.root} — engine {'running' if running else 'not running'}")
         print("  " + "  ".join(f"{s}: {n}" for s, n in counts.items() if n or s in ("done", "failed")))
         for kind, by_state in sorted(kinds.items()):
             print(f"  {kind:<8} " + "  ".join(f"{s}: {n}" for s, n in sorted(by_state.items())))
+        for w in workers:
+            print(
+                f"  worker {w.name} on {w.host}: {'up' if w.alive else 'silent'}, {w.in_flight} in flight, "
+                f"{w.done} done, {w.failed} failed, last seen {time.time() - w.last_seen:.0f}s ago"
+            )
         failed = engine.files(state="failed", limit=5).items
         if failed:
             print("recent failures:")
