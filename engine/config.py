@@ -187,6 +187,9 @@ class ClusterConfig:
         600.0, min=1.0, doc="seconds a dispatched file may wait for a worker before it is sent again"
     )
     max_deliveries: int = _opt(3, min=1, max=100, doc="workers lost on one file before it fails")
+    shared_work: str = _opt(
+        "", doc="where workers see this engine's state/work (a shared mount): they read files there"
+    )
 
 
 SECTIONS: dict[str, type] = {

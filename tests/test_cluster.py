@@ -475,3 +475,18 @@ def test_redis_restarted_empty_mid_run_loses_nothing(cluster, redis_server):
     assert_placed_once(engine, list(files))
     resent = [e for e in engine.events(limit=1000) if e.type == "broker_lost"]
     assert resent and resent[0].data["resent"] > 0, "the engine noticed that Redis came back empty"
+
+
+def test_workers_read_a_shared_folder_instead_of_fetching(tmp_path, cluster):
+    engine, workers = cluster(shared_work=str(tmp_path / "root" / "state" / "work"))
+    workers.start("a")
+    files = {f"shared{i}.ocr": f"shared page {i}\n".encode() for i in range(3)}
+    drop_all(engine.config.paths.inbox, files)
+    wait_for(lambda: all_final(engine, len(files)), timeout=30, what="the files placed")
+    assert_placed_once(engine, list(files))
+    fetches = [
+        r
+        for r in engine.requests.recent(1000)
+        if r["path"].startswith("/worker/v1/files/") and r["method"] == "GET"
+    ]
+    assert len(fetches) == 3 and {r["status"] for r in fetches} == {204}, "taken, not downloaded"

@@ -58,6 +58,10 @@ class EngineClient:
                 for chunk in response.iter_bytes(1 << 20):
                     f.write(chunk)
 
+    def claim(self, task: Task) -> None:
+        """Tell the engine we are on it, without the bytes (the worker reads a shared folder)."""
+        self._check(self.http.get(f"/files/{task.id}", params={"token": task.token, "body": "0"}))
+
     def post_result(self, task: Task, result: dict, outputs: dict[str, Path], tries: int = 5) -> dict:
         """Send the result and its output files; an engine briefly away is tried again."""
         for n in range(tries):

@@ -15,6 +15,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,8 @@ class Coordinator:
         try:
             for oid, task in pending:
                 if task is not None:
+                    if self.config.shared_work:
+                        task = replace(task, path=os.path.join(self.config.shared_work, str(task.id)))
                     self.broker.enqueue(message(task, self.config.queue))
                 done.append(oid)
         finally:

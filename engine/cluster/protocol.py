@@ -26,6 +26,7 @@ class Task:
     kind: str
     size: int
     isolated: bool  # run in a child process (risky kinds, big files), as the engine would
+    path: str | None = None  # where the worker may read the file directly ([cluster] shared_work)
 
     def to_kwargs(self) -> dict:
         return asdict(self)

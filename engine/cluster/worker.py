@@ -71,9 +71,13 @@ class ClusterWorker:
         with self._lock:
             self._in_flight[task.id] = task.token
         try:
-            src = folder / "input"
+            shared = task.path is not None and os.access(task.path, os.R_OK)
+            src = Path(task.path) if shared else folder / "input"
             try:
-                self.client.fetch(task, src)
+                if shared:
+                    self.client.claim(task)
+                else:
+                    self.client.fetch(task, src)
             except Stale as exc:
                 log.info("file #%d (attempt %s) is no longer wanted: %s", task.id, task.token[:8], exc)
                 return

@@ -115,6 +115,8 @@ def worker_routes(engine) -> Blueprint:
     def fetch(file_id: str):
         fid = path_id(file_id)
         path = cluster().fetch(fid, _token_arg(request.args.get("token")), _worker_name())
+        if request.args.get("body") == "0":
+            return "", 204  # taken: the worker reads the file from the shared folder
         return send_file(path, mimetype="application/octet-stream", conditional=False, etag=False)
 
     @bp.post("/files/<file_id>/result")
