@@ -432,6 +432,30 @@ class Engine:
             checks.update(self.cluster.health())
         return Health(status=worst([c[0]["status"] for c in checks.values()]), checks=checks)
 
+    # --- for cluster workers (the server's /worker/v1 routes) -----------------------------------
+
+    def _cluster(self) -> Coordinator:
+        if self.cluster is None:
+            raise EngineError("this engine has no [cluster] broker")
+        return self.cluster
+
+    def worker_token(self) -> str | None:
+        """The token that opens the worker routes; None without a broker (nothing opens them)."""
+        return self.cluster.worker_token if self.cluster else None
+
+    def take_work(self, file_id: int, token: str, worker: str) -> str:
+        """The path of a dispatched file for its current attempt; StaleAttempt if overtaken."""
+        return self._cluster().fetch(file_id, token, worker)
+
+    def finish_work(
+        self, file_id: int, token: str, worker: str, result: dict[str, Any], uploads: list
+    ) -> dict:
+        """Place a worker's result under its attempt token; StaleAttempt if overtaken."""
+        return self._cluster().deliver(file_id, token, worker, result, uploads)
+
+    def worker_heartbeat(self, info: dict[str, Any], held: list[tuple[int, str]]) -> dict[str, float]:
+        return self._cluster().heartbeat(info, held)
+
     def workers(self) -> list[WorkerInfo]:
         """The cluster's workers by their last heartbeats (empty without a broker)."""
         if self.cluster is not None:

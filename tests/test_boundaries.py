@@ -22,6 +22,8 @@ PUBLIC = {
     "chute.engine.logs": None,
     "chute.engine.backup": {"BackupError", "Backups", "verify", "restore"},
     "chute.engine.report": None,
+    "chute.engine.cluster.protocol": None,  # what the engine and its workers say to each other
+    "chute.engine.cluster.command": {"add_worker_args", "run_worker"},  # `chute worker`
 }
 # Engine attributes that are its parts, not its API.
 PARTS = {"journal", "pipeline", "watcher", "scheduler", "notifier", "durations", "registry"}

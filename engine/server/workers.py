@@ -88,18 +88,15 @@ def _result(raw: str | None) -> dict[str, Any]:
 def worker_routes(engine) -> Blueprint:
     bp = Blueprint("worker_v1", __name__, url_prefix=ROUTES)
 
-    def cluster():
-        return engine.cluster
-
     @bp.before_request
     def require_worker_token():
         # As on /api, the token is checked before anything else (an engine without a cluster
         # has no worker token, so every caller gets the 401, with the reason).
-        found = cluster()
-        if found is None or not auth.check(request.headers.get("Authorization"), found.worker_token):
+        expected = engine.worker_token()
+        if expected is None or not auth.check(request.headers.get("Authorization"), expected):
             why = (
                 "this engine has no [cluster] broker, so no token opens its worker routes"
-                if found is None
+                if expected is None
                 else "missing or wrong worker token (the engine's CHUTE_WORKER_TOKEN or state/worker-token; "
                 "the operator's token does not open worker routes)"
             )
@@ -114,7 +111,7 @@ def worker_routes(engine) -> Blueprint:
     @bp.get("/files/<file_id>")
     def fetch(file_id: str):
         fid = path_id(file_id)
-        path = cluster().fetch(fid, _token_arg(request.args.get("token")), _worker_name())
+        path = engine.take_work(fid, _token_arg(request.args.get("token")), _worker_name())
         if request.args.get("body") == "0":
             return "", 204  # taken: the worker reads the file from the shared folder
         return send_file(path, mimetype="application/octet-stream", conditional=False, etag=False)
@@ -132,7 +129,7 @@ def worker_routes(engine) -> Blueprint:
                 )
         if body["state"] == "failed" and uploads:
             raise bad("output", "a failed result has no outputs")
-        placed = cluster().deliver(fid, token, _worker_name(), body, uploads)
+        placed = engine.finish_work(fid, token, _worker_name(), body, uploads)
         return jsonify(placed)
 
     @bp.post("/heartbeat")
@@ -157,6 +154,6 @@ def worker_routes(engine) -> Blueprint:
         for key in ("pid", "concurrency", "done", "failed"):
             value = body.get(key, 0)
             info[key] = value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
-        return jsonify(cluster().heartbeat(info, held))
+        return jsonify(engine.worker_heartbeat(info, held))
 
     return bp
