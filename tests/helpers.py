@@ -74,7 +74,8 @@ def served_engine(root: Path, registry=None, **sections) -> Engine:
     from chute.engine.server import ServerService
 
     os.environ.pop("CHUTE_TOKEN", None)
-    engine = Engine(test_config(root, server={"enabled": True, "port": 0}, **sections), registry=registry)
+    server = {"enabled": True, "port": 0, **sections.pop("server", {})}
+    engine = Engine(test_config(root, server=server, **sections), registry=registry)
     engine.server = ServerService(engine)
     engine.add_service(engine.server)
     engine.start()

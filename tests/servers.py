@@ -136,10 +136,14 @@ def smtp_server(mode: str, ca, user: str = "chute", password: str = "s3cret"):
 class RedisServer:
     """The system's redis-server on a free loopback port, without persistence (a restart is empty)."""
 
-    def __init__(self, binary: str, port: int | None = None) -> None:
+    def __init__(
+        self, binary: str, port: int | None = None, host: str = "127.0.0.1", password: str = ""
+    ) -> None:
         self.binary = binary
+        self.host = host
+        self.password = password
         self.port = port or free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.url = f"redis://{f':{password}@' if password else ''}{host}:{self.port}/0"
         self.proc = None
         self.start()
 
@@ -154,16 +158,19 @@ class RedisServer:
                 "--port",
                 str(self.port),
                 "--bind",
-                "127.0.0.1",
+                self.host,
                 "--save",
                 "",
                 "--appendonly",
                 "no",
+                *(["--requirepass", self.password] if self.password else []),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        client = redis.Redis(
+            host=self.host, port=self.port, password=self.password or None, socket_connect_timeout=0.2
+        )
         deadline = time.monotonic() + 10
         while True:
             try:

@@ -47,7 +47,10 @@ def worker_env() -> dict[str, str]:
 class Workers:
     """`chute worker` processes, each with its own folder, started in parallel."""
 
-    def __init__(self, tmp: Path, broker: str, queue: str, engine_url: str, token_file: Path, command=None):
+    def __init__(
+        self, tmp: Path, broker: str | None, queue: str, engine_url: str, token_file: Path, command=None
+    ):
+        # broker None: the workers take it from CHUTE_BROKER_URL (a URL with a password)
         self.tmp, self.broker, self.queue = tmp, broker, queue
         self.engine_url, self.token_file = engine_url, token_file
         self.command = command or [sys.executable, str(LAUNCHER)]
@@ -62,8 +65,7 @@ class Workers:
                 self.procs[name] = subprocess.Popen(
                     [
                         *self.command,
-                        "--broker",
-                        self.broker,
+                        *(["--broker", self.broker] if self.broker else []),
                         "--queue",
                         self.queue,
                         "--engine",
@@ -80,7 +82,8 @@ class Workers:
                         "WARNING",
                     ],
                     cwd=folder,
-                    env=worker_env(),
+                    env=worker_env()
+                    | ({} if self.broker else {"CHUTE_BROKER_URL": os.environ["CHUTE_BROKER_URL"]}),
                     start_new_session=True,  # its own group, so kill -9 and SIGSTOP reach all of it
                     stderr=log,
                 )
@@ -490,3 +493,70 @@ def test_workers_read_a_shared_folder_instead_of_fetching(tmp_path, cluster):
         if r["path"].startswith("/worker/v1/files/") and r["method"] == "GET"
     ]
     assert len(fetches) == 3 and {r["status"] for r in fetches} == {204}, "taken, not downloaded"
+
+
+@pytest.fixture
+def netns():
+    """A network namespace joined to this one by a veth link: (namespace, host address, its address)."""
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.skip("the network-namespace test needs root and iproute2 (ip)")
+    tag = f"{os.getpid() % 10000}{free_port() % 100}"
+    ns, host_if, ns_if = f"chute{tag}", f"chh{tag}", f"chw{tag}"
+    net = f"10.{200 + os.getpid() % 50}.{free_port() % 250}"
+    steps = [
+        ["ip", "netns", "add", ns],
+        ["ip", "link", "add", host_if, "type", "veth", "peer", "name", ns_if],
+        ["ip", "link", "set", ns_if, "netns", ns],
+        ["ip", "addr", "add", f"{net}.1/24", "dev", host_if],
+        ["ip", "link", "set", host_if, "up"],
+        ["ip", "-n", ns, "addr", "add", f"{net}.2/24", "dev", ns_if],
+        ["ip", "-n", ns, "link", "set", ns_if, "up"],
+        ["ip", "-n", ns, "link", "set", "lo", "up"],
+    ]
+    try:
+        for step in steps:
+            done = subprocess.run(step, capture_output=True, text=True)
+            if done.returncode != 0:
+                pytest.skip(f"cannot make a network namespace here: {' '.join(step)}: {done.stderr.strip()}")
+        yield ns, f"{net}.1", f"{net}.2"
+    finally:
+        subprocess.run(["ip", "link", "del", host_if], capture_output=True)
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def test_a_worker_in_its_own_network_namespace_behind_a_veth_link(tmp_path, netns, monkeypatch):
+    """Redis off loopback needs a password: it travels in CHUTE_BROKER_URL, never in the config."""
+    ns, host_addr, _ = netns
+    redis = RedisServer(REDIS, host=host_addr, password="s3cret-pass")
+    monkeypatch.setenv("CHUTE_BROKER_URL", redis.url)
+    engine = served_engine(
+        tmp_path / "root",
+        registry=ocr_registry(),
+        server={"enabled": True, "port": 0, "host": host_addr},
+        cluster={"kinds": ["ocr"], "lease": 2.0, "queue": "netns"},
+    )
+    token = engine.config.paths.state / "worker-token"
+    workers = Workers(
+        tmp_path,
+        None,
+        "netns",
+        engine.server.url,
+        token,
+        command=["ip", "netns", "exec", ns, sys.executable, str(LAUNCHER)],
+    )
+    try:
+        workers.start("far")
+        files = {f"far{i}.ocr": f"far page {i}\n".encode() for i in range(5)}
+        drop_all(engine.config.paths.inbox, files)
+        wait_for(lambda: all_final(engine, len(files)), timeout=60, what="the files placed by the far worker")
+        assert_placed_once(engine, list(files))
+        assert {w.name: w.done for w in engine.workers()}.keys() == {"far"}
+        assert all(processing_worker(engine, name) == "far" for name in files)
+        log = (tmp_path / "worker-far.log").read_text() + "".join(
+            e.message for e in engine.events(limit=1000)
+        )
+        assert "s3cret-pass" not in log
+    finally:
+        workers.stop()
+        engine.stop()
+        redis.kill()
