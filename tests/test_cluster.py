@@ -560,3 +560,15 @@ def test_a_worker_in_its_own_network_namespace_behind_a_veth_link(tmp_path, netn
         workers.stop()
         engine.stop()
         redis.kill()
+
+
+def test_health_warns_when_work_waits_and_no_worker_is_alive(cluster):
+    engine, workers = cluster()
+    drop_all(engine.config.paths.inbox, {"waiting.ocr": b"nobody home\n"})
+    wait_for(lambda: rows(engine).get("waiting.ocr", (0, ""))[1] == "dispatched", timeout=20, what="dispatch")
+    health = httpx.get(engine.server.url + "/health").json()
+    assert health["status"] == "warn"
+    assert health["checks"]["cluster:workers"][0] == {"status": "warn", "observedValue": 0, "waiting": 1}
+    workers.start("a")
+    wait_for(lambda: all_final(engine, 1), timeout=30, what="the worker to take it")
+    assert httpx.get(engine.server.url + "/health").json()["checks"]["cluster:workers"][0]["status"] == "pass"
