@@ -82,9 +82,9 @@ class ClusterWorker:
                 log.info("file #%d (attempt %s) is no longer wanted: %s", task.id, task.token[:8], exc)
                 return
             except httpx.TransportError as exc:
-                # The engine is away (restarting?): Dramatiq tries the message again later.
+                # The engine is away (restarting?): Dramatiq tries the message again, backing off.
                 log.warning("cannot fetch file #%d from %s (%s); later", task.id, self.options.engine, exc)
-                raise Retry(delay=1000) from None
+                raise Retry() from None
             result, outputs = self._process(task, src, folder / "out")
             try:
                 answer = self.client.post_result(task, result, outputs)
@@ -171,9 +171,12 @@ class ClusterWorker:
             broker=broker,
             actor_name=ACTOR,
             queue_name=self.options.queue,
-            max_retries=5,  # only for the engine being unreachable: a processor failure is a result
+            # Retries are for an engine that cannot be reached (a processor failure is a result):
+            # backing off to 30 s, they outlast a restart of some minutes; after that the engine's
+            # dispatch_timeout sends the file again.
+            max_retries=40,
             min_backoff=500,
-            max_backoff=10_000,
+            max_backoff=30_000,
             time_limit=7 * 86_400_000,  # the engine's lease and the child's timeout bound a task
         )
         worker = dramatiq.Worker(broker, worker_threads=self.options.concurrency, queues={self.options.queue})
