@@ -160,8 +160,10 @@ class Engine:
 
     def _backup_job(self) -> str:
         from .backup import Backups
+        from .joblock import exclusive
 
-        return Backups(self.config.paths, self.config.backup).run().message
+        with exclusive(self.config.paths.state, "backup"):  # `chute backup` may run beside the engine
+            return Backups(self.config.paths, self.config.backup).run().message
 
     def _retention_job(self) -> str:
         from .backup import Backups
