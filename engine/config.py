@@ -208,11 +208,13 @@ class ClusterConfig:
     )
     kinds: tuple[str, ...] = _opt(["pdf", "image"], doc="kinds processed by workers; the rest stay local")
     queue: str = _opt("chute", doc="broker queue name: one per engine when engines share a broker")
-    lease: float = _opt(30.0, min=1.0, doc="seconds a worker may go silent before its file is sent again")
-    dispatch_timeout: float = _opt(
-        600.0, min=1.0, doc="seconds a dispatched file may wait for a worker before it is sent again"
+    lease: float = _opt(
+        30.0, min=1.0, unit="seconds", doc="a worker may go silent before its file is sent again"
     )
-    max_deliveries: int = _opt(3, min=1, max=100, doc="workers lost on one file before it fails")
+    dispatch_timeout: float = _opt(
+        600.0, min=1.0, unit="seconds", doc="a dispatched file may wait for a worker before it is sent again"
+    )
+    max_deliveries: int = _opt(3, min=1, max=100, unit="workers", doc="lost on one file before it fails")
     shared_work: str = _opt(
         "", doc="where workers see this engine's state/work (a shared mount): they read files there"
     )
@@ -452,7 +454,8 @@ def default_toml() -> str:
         "",
         "# Secrets never live in this file: the API token comes from CHUTE_TOKEN or state/token,",
         "# the SMTP password from CHUTE_SMTP_PASSWORD or email.password_file, the Discord webhook",
-        "# from CHUTE_DISCORD_WEBHOOK or discord.webhook_url_file.",
+        "# from CHUTE_DISCORD_WEBHOOK or discord.webhook_url_file, a broker URL with a password from",
+        "# CHUTE_BROKER_URL, and the workers' token from CHUTE_WORKER_TOKEN or state/worker-token.",
         "",
     ]
     return "\n".join(lines)

@@ -103,9 +103,7 @@ class Coordinator:
                 sent = self.send_pending()
                 backoff = 0.5
             except Exception as exc:
-                if self._broker_down is None:
-                    log.warning("cannot send to the broker %s: %s; trying again", redact(self.url), exc)
-                self._broker_down = str(exc)
+                self._broker_failed(exc)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
@@ -128,10 +126,20 @@ class Coordinator:
             # the attempt token makes a second delivery of the same attempt a no-op).
             if done:
                 self.store.sent(done)
-        if self._broker_down is not None and done:
-            log.info("the broker %s takes messages again", redact(self.url))
-            self._broker_down = None
+        if done:
+            self._broker_back()
         return len(done)
+
+    def _broker_failed(self, exc: Exception) -> None:
+        """Say once per outage that the broker cannot be reached (health shows it meanwhile)."""
+        if self._broker_down is None:
+            log.warning("cannot reach the broker %s: %s; trying again", redact(self.url), exc)
+        self._broker_down = str(exc)
+
+    def _broker_back(self) -> None:
+        if self._broker_down is not None:
+            log.info("the broker %s answers again", redact(self.url))
+            self._broker_down = None
 
     # --- leases --------------------------------------------------------------------------------
 
@@ -139,10 +147,14 @@ class Coordinator:
         tick = min(1.0, self.config.lease / 4)
         while not self._stop.wait(tick):
             try:
-                self.check_broker_memory()
                 self.expire()
             except Exception:
                 log.exception("lease check failed; trying again")
+            try:
+                self.check_broker_memory()
+                self._broker_back()
+            except Exception as exc:
+                self._broker_failed(exc)
 
     def expire(self) -> None:
         result = self.store.expire(time.time(), self.config.dispatch_timeout, self.config.max_deliveries)

@@ -104,9 +104,7 @@ class EngineCollector:
 
     @staticmethod
     def workers(workers: list[WorkerInfo]) -> Iterator[Metric]:
-        """Cluster workers by their heartbeats (nothing without a broker)."""
-        if not workers:
-            return
+        """Cluster workers by their heartbeats (declared always; no samples without a broker)."""
         families = {
             "alive": GaugeMetricFamily(
                 "chute_worker_up", "1 if the worker was heard from within the lease", labels=["worker"]
