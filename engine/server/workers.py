@@ -16,8 +16,8 @@ from ..cluster.protocol import OUTPUT_SUFFIX, ROUTES, WORKER_HEADER, StaleAttemp
 from ..model import to_dict
 from . import auth
 from .app import ApiError, bad, path_id
+from .limits import MAX_UPLOAD
 
-MAX_UPLOAD = 4 << 30  # outputs of one file (a normalised CSV can be as big as its original)
 MAX_IN_FLIGHT = 10_000
 
 
