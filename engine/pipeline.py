@@ -348,7 +348,7 @@ class Pipeline:
         return items
 
     def _move_in(self, a: Arrival, fid: int) -> None:
-        work = self._work_path(fid)
+        work = self.work_path(fid)
         try:
             move(a.src, work)
         except FileExistsError:
@@ -496,7 +496,7 @@ class Pipeline:
     def _too_big(self, item: WorkItem) -> bool:
         """Send a big file to the slow lane before reading a byte of it: hashing gigabytes here
         would hold up every small file behind it. The slow lane hashes and sniffs it."""
-        if os.stat(self._work_path(item.id)).st_size <= self.cfg.inline_max_bytes:
+        if os.stat(self.work_path(item.id)).st_size <= self.cfg.inline_max_bytes:
             return False
         item.big = True
         self._slow.put_many([item])
@@ -505,7 +505,7 @@ class Pipeline:
     def _examine(self, item: WorkItem, prep: _Prepared) -> None:
         """Read and hash the file, and choose its processor by content and name."""
         try:
-            prep.size, prep.sha256, head, prep.data = _read(self._work_path(item.id), self._stop)
+            prep.size, prep.sha256, head, prep.data = _read(self.work_path(item.id), self._stop)
         except PermissionError as exc:
             raise ProcessingError(
                 "permission", f"cannot read the file: {exc.strerror}", transient=True
@@ -522,7 +522,7 @@ class Pipeline:
         """(result, target state): a duplicate, in this thread, or in a child process; None when
         the file is handed to the slow lane to wait for one, or to the cluster's workers."""
         processor = prep.choice.processor
-        path = self._work_path(item.id)
+        path = self.work_path(item.id)
         workdir = Path(self.tmp_dir, str(item.id))
         dup_of = self.files.find_done_by_sha(prep.sha256, item.id) if self.cfg.duplicates == "mark" else None
         if dup_of is not None:
@@ -597,7 +597,7 @@ class Pipeline:
             return None  # the engine is stopping; the file stays queued for the next start
         return _Done(item, outcome, {})
 
-    def _work_path(self, file_id: int) -> str:
+    def work_path(self, file_id: int) -> str:
         """state/work/<journal prefix>-<id>: names no other journal (a deleted one) can collide with."""
         return os.path.join(
             self.work_dir, f"{self._work_prefix}-{file_id}" if self._work_prefix else str(file_id)
@@ -664,7 +664,7 @@ class Pipeline:
                 parked.append(r)
                 continue
             except OSError as exc:
-                if exc.errno == errno.ENOENT and not os.path.exists(self._work_path(r.item.id)):
+                if exc.errno == errno.ENOENT and not os.path.exists(self.work_path(r.item.id)):
                     self._vanished(r.item.id, "its working copy in state/work disappeared")
                     continue
                 refused.add(role)
@@ -747,7 +747,7 @@ class Pipeline:
                 "outputs": [display(os.path.basename(o.dest) + s) for s in r.outputs],
             }
             sidecar = (META_SUFFIX, meta_document(record, o.encoded_meta()))
-        self.placer.put(self._work_path(o.id), o.dest, sidecar, r.outputs)
+        self.placer.put(self.work_path(o.id), o.dest, sidecar, r.outputs)
 
     # --- retries -------------------------------------------------------------------------------
 
@@ -838,7 +838,7 @@ class Pipeline:
 
     def _reclaim(self, fid: int, src: str, ino: int | None) -> bool:
         """Bring a file back into state/work/<id> from where the journal says it was."""
-        work = self._work_path(fid)
+        work = self.work_path(fid)
         if os.path.exists(work):
             return True
         try:
@@ -864,7 +864,7 @@ class Pipeline:
         lost: list[tuple[int, str]] = []
         finished: list[Outcome] = []
         for row in rows:
-            work = self._work_path(row.id)
+            work = self.work_path(row.id)
             if row.state == PLACING and row.dest:
                 if not os.path.exists(work) and os.path.lexists(row.dest):
                     finished.append(self._recovered_outcome(row))
@@ -887,7 +887,7 @@ class Pipeline:
             self.files.finish_place(finished)
         if lost:
             self.files.mark_vanished(lost)
-        known = {os.path.basename(self._work_path(r.id)) for r in rows}
+        known = {os.path.basename(self.work_path(r.id)) for r in rows}
         requeue += self._adopt_orphans(known)
         self._unmovable = {(src, ino): fid for fid, src, ino in self.files.unmovable()}
         if rows or requeue:
@@ -939,7 +939,7 @@ class Pipeline:
         ids = self.files.claim(arrivals)
         items = []
         for fid, a in zip(ids, arrivals, strict=True):
-            move(a.src, self._work_path(fid))
+            move(a.src, self.work_path(fid))
             items.append(WorkItem(fid, a.name, 0))
         log.warning("took back %d files from state/work that no journal row owned", len(items))
         self.journal.events.add(

@@ -38,7 +38,7 @@ class Coordinator:
         self,
         config: ClusterConfig,
         journal: Journal,
-        work_dir: str,
+        work_path: Callable[[int], str],
         tmp_dir: str,
         worker_token: str,
         place: Place,
@@ -47,7 +47,7 @@ class Coordinator:
         self.kinds = frozenset(config.kinds)
         self.store = DispatchStore(journal.db, journal.events)
         self.events = journal.events
-        self.work_dir = work_dir
+        self.work_path = work_path  # where the pipeline keeps a claimed file
         self.tmp_dir = tmp_dir
         self.worker_token = worker_token
         self._place = place
@@ -118,7 +118,8 @@ class Coordinator:
             for oid, task in pending:
                 if task is not None:
                     if self.config.shared_work:
-                        task = replace(task, path=os.path.join(self.config.shared_work, str(task.id)))
+                        name = os.path.basename(self.work_path(task.id))
+                        task = replace(task, path=os.path.join(self.config.shared_work, name))
                     self.broker.enqueue(message(task, self.config.queue))
                 done.append(oid)
         finally:
@@ -205,7 +206,7 @@ class Coordinator:
         """The path of a file a worker may take under `token` (it is now processing there)."""
         if not self.store.start(file_id, token, worker, time.time() + self.config.lease):
             raise StaleAttempt(f"file {file_id}: attempt {token[:8]}… is not current (done, or sent again)")
-        path = os.path.join(self.work_dir, str(file_id))
+        path = self.work_path(file_id)
         if not os.path.exists(path):
             raise StaleAttempt(f"file {file_id} has no working copy any more")
         return path
@@ -286,7 +287,7 @@ def attach(config: Config, journal: Journal, pipeline) -> Coordinator:
 
     token, _ = load_or_create(config.paths.state, env=WORKER_TOKEN_ENV, filename="worker-token")
     coordinator = Coordinator(
-        config.cluster, journal, pipeline.work_dir, pipeline.tmp_dir, token, pipeline.place_remote
+        config.cluster, journal, pipeline.work_path, pipeline.tmp_dir, token, pipeline.place_remote
     )
     pipeline.dispatcher = coordinator
     return coordinator
