@@ -44,7 +44,7 @@ class EngineClient:
             message = response.text[:200]
         if response.status_code in (404, 409, 410):
             raise Stale(message)
-        if response.status_code in (401, 403, 503):
+        if response.status_code in (401, 403, 413, 503):
             raise Refused(f"{self.url} answered {response.status_code}: {message}")
         response.raise_for_status()
 

@@ -95,6 +95,13 @@ class ClusterWorker:
                 # Given up after a few tries: the engine's lease sends the file out again.
                 log.warning("cannot send file #%d's result to %s (%s)", task.id, self.options.engine, exc)
                 return
+            except Refused as exc:
+                # Outputs over the engine's limit, say: sending them again cannot help, so the
+                # file fails with the reason instead of going round the workers.
+                log.error("file #%d: the engine refused its result: %s", task.id, exc)
+                result = {**result, "state": "failed", "error_kind": "refused", "meta": {}}
+                result["reason"] = f"worker {self.options.name} could not hand over the result: {exc}"
+                self.client.post_result(task, result, {})
             with self._lock:
                 if result["state"] == "failed":
                     self.failed += 1
