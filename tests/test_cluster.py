@@ -572,3 +572,19 @@ def test_health_warns_when_work_waits_and_no_worker_is_alive(cluster):
     workers.start("a")
     wait_for(lambda: all_final(engine, 1), timeout=30, what="the worker to take it")
     assert httpx.get(engine.server.url + "/health").json()["checks"]["cluster:workers"][0]["status"] == "pass"
+
+
+def test_a_message_nobody_takes_is_sent_again_after_dispatch_timeout(cluster, redis_server):
+    import redis
+
+    engine, workers = cluster(dispatch_timeout=1.0)
+    drop_all(engine.config.paths.inbox, {"unclaimed.ocr": b"anyone?\n"})
+    queue = f"dramatiq:{engine.config.cluster.queue}"
+    client = redis.Redis.from_url(redis_server.url)
+    wait_for(lambda: client.llen(queue) >= 3, timeout=20, what="the message sent again, twice")
+    workers.start("a")  # the copies share one attempt token: the file is still placed once
+    wait_for(lambda: all_final(engine, 1), timeout=30, what="the file placed")
+    assert_placed_once(engine, ["unclaimed.ocr"])
+    fid = rows(engine)["unclaimed.ocr"][0]
+    assert len(events_of(engine, fid, "processing")) == 1
+    client.close()
