@@ -4,6 +4,7 @@ never loads it."""
 from __future__ import annotations
 
 import argparse
+import errno
 import fcntl
 import json
 import os
@@ -192,7 +193,9 @@ def _embedded_console(start, stop, engine, root: Path, readonly: bool) -> int:
     try:
         start()
     except Exception as exc:
-        print(f"chute: cannot start: {exc}", file=sys.stderr)
+        taken = isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE
+        hint = " (another engine there? --port N picks another, --port 0 any free one, --no-server none)"
+        print(f"chute: cannot start: {exc}{hint if taken else ''}", file=sys.stderr)
         stop()
         return 1
     try:
@@ -211,29 +214,27 @@ def cmd_console(args: argparse.Namespace) -> int:
     from chute.engine.headless import build_engine
 
     config = resolve_config(args)
+    if args.port is not None or args.no_server:
+        import dataclasses
+
+        server = {"enabled": False} if args.no_server else {"port": args.port}
+        config = config.replace(server=dataclasses.replace(config.server, **server))
     _console_logging(config.paths.state / "console.log")
     engine = build_engine(config)
     return _embedded_console(engine.start, engine.stop, engine, config.paths.root, args.readonly)
 
 
 def cmd_attach(args: argparse.Namespace) -> int:
-    import os
-
     from .app import ChuteApp
+    from .engines import EnginesError, resolve
     from .source import RemoteSource
 
-    token = args.token or os.environ.get("CHUTE_TOKEN")
-    if not token:
-        print(
-            "chute: attach needs a token: --token TOKEN or CHUTE_TOKEN (the engine's state/token)",
-            file=sys.stderr,
-        )
+    try:
+        targets = resolve(args.targets, args.engines, args.token_file, args.token)
+    except EnginesError as exc:
+        print(f"chute: attach: {exc}", file=sys.stderr)
         return 2
-    sources = []
-    for url in args.urls:
-        if not url.startswith(("http://", "https://")):
-            url = "http://" + url
-        sources.append(RemoteSource(url, token))
+    sources = [RemoteSource(t.url, t.token, name=t.name) for t in targets]
     ChuteApp(sources, readonly=args.readonly).run()
     return 0
 
@@ -271,11 +272,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"chute {__version__}")
     add_location_args(parser)
     parser.add_argument("--readonly", action="store_true", help="no action that changes anything")
+    parser.add_argument("--port", type=int, help="the embedded engine's API port (0: any free one)")
+    parser.add_argument("--no-server", action="store_true", help="the embedded engine serves no API")
     sub = parser.add_subparsers(dest="command")
 
     p = sub.add_parser("attach", help="console attached to running engines over HTTP, one tab each")
-    p.add_argument("urls", nargs="+", metavar="URL", help="e.g. http://127.0.0.1:8765")
-    p.add_argument("--token", help="API token (default: CHUTE_TOKEN)")
+    p.add_argument(
+        "targets",
+        nargs="+",
+        metavar="NAME|URL",
+        help="an engine named in the engines file, or a URL such as http://127.0.0.1:8765",
+    )
+    p.add_argument(
+        "--engines",
+        type=Path,
+        metavar="FILE",
+        help="engines file (default: $XDG_CONFIG_HOME/chute/engines.toml)",
+    )
+    p.add_argument(
+        "--token-file",
+        type=Path,
+        metavar="FILE",
+        help="token for URLs not in the engines file (default: CHUTE_TOKEN)",
+    )
+    p.add_argument("--token", help=argparse.SUPPRESS)  # still accepted; a file keeps it out of `ps`
     p.add_argument("--readonly", action="store_true", help="no action that changes anything")
     p.set_defaults(func=cmd_attach)
 

@@ -30,7 +30,8 @@ class LinkState:
     state: str  # connecting | live | reconnecting
     updated_at: float | None = None  # when the data on screen last arrived
     retry_in: float | None = None
-    error: str | None = None
+    error: str | None = None  # the whole message
+    reason: str | None = None  # the same in a few words, for the header
 
 
 class LinkChanged(Message):
@@ -69,7 +70,7 @@ class Feed:
         source: Source,
         post: Callable[[Message], object],
         *,
-        wait: float = 10.0,
+        wait: float = 5.0,
         snapshot_every: float = 5.0,
         history_every: float = 30.0,
         max_backoff: float = 30.0,
@@ -122,7 +123,7 @@ class Feed:
                     connected = True
                     last_snapshot = last_history = self.clock()
                     backoff = 1.0
-                    self._set_link(state="live", updated_at=self.clock(), error=None)
+                    self._set_link(state="live", updated_at=self.clock(), error=None, reason=None)
                 events, self.cursor = await self.source.events(self.cursor or 0, wait=self.wait)
                 now = self.clock()
                 if events:
@@ -133,15 +134,15 @@ class Feed:
                 if now - last_history >= self.history_every:
                     self.post(HistoryArrived(await self.source.history(2), replace=False))
                     last_history = now
-                self._set_link(state="live", updated_at=self.clock(), error=None)
+                self._set_link(state="live", updated_at=self.clock(), error=None, reason=None)
             except SourceError as exc:
                 connected = False
-                await self._wait_out(backoff, str(exc))
+                await self._wait_out(backoff, exc)
                 backoff = min(backoff * 2, self.max_backoff)
 
-    async def _wait_out(self, backoff: float, error: str) -> None:
+    async def _wait_out(self, backoff: float, exc: SourceError) -> None:
         """Count down to the next try, once a second, so the header can say so."""
         deadline = time.monotonic() + backoff
         while (left := deadline - time.monotonic()) > 0:
-            self._set_link(state="reconnecting", retry_in=left, error=error)
+            self._set_link(state="reconnecting", retry_in=left, error=str(exc), reason=exc.reason)
             await asyncio.sleep(min(1.0, left))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import unicodedata
 
 from rich.text import Text
 
@@ -27,6 +28,13 @@ def day_clock(ts: float | None) -> str:
     if not ts:
         return "—"
     return time.strftime("%m-%d %H:%M", time.localtime(ts))
+
+
+def stamp(ts: float | None) -> str:
+    """Day and time to the second, for timelines where order within a minute matters."""
+    if not ts:
+        return "—"
+    return time.strftime("%m-%d %H:%M:%S", time.localtime(ts))
 
 
 def seconds(value: float | None) -> str:
@@ -94,10 +102,38 @@ def where(dest: str | None, root: str | None) -> str:
     return dest
 
 
-def one_line(text: str | None, width: int = 80) -> str:
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\x1b": "\\e"}
+
+
+def safe(text: str | None) -> str:
+    """Text from outside (file names, reasons, messages) with every control or format character
+    shown as an escape, so a name cannot move the cursor, recolour the terminal or hide itself."""
     if not text:
         return ""
-    flat = " ".join(text.split())
+    if text.isprintable():
+        return text
+    out = []
+    for c in text:
+        if c.isprintable() or unicodedata.category(c) == "Zs":  # Zs: spaces other than " "
+            out.append(c)
+        elif c in _ESCAPES:
+            out.append(_ESCAPES[c])
+        else:
+            code = ord(c)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+    return "".join(out)
+
+
+def plain(text: str | None, style: str = "") -> Text:
+    """A cell or label that is shown as written: escaped, never parsed as markup, cut with …"""
+    return Text(safe(text), style=style, no_wrap=True, overflow="ellipsis", end="")
+
+
+def one_line(text: str | None, width: int = 80) -> str:
+    """Whitespace runs (newlines included) folded to one space, escaped, cut to `width` with …"""
+    if not text:
+        return ""
+    flat = safe(" ".join(text.split()))
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 

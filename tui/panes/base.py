@@ -1,0 +1,44 @@
+"""What every pane shares: its engine's source, the snapshot and pause bound down from the engine
+view, a guarded fetch, and the widget that takes focus when the pane is shown."""
+
+from __future__ import annotations
+
+from textual.containers import Vertical
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from chute.engine.model import Event, Snapshot
+
+from ..messages import SourceFailed
+from ..source import Source, SourceError
+
+
+class Pane(Vertical):
+    snapshot: reactive[Snapshot | None] = reactive(None, init=False)
+    paused: reactive[bool] = reactive(False, init=False)
+
+    def __init__(self, source: Source, *, root: str | None = None, readonly: bool = False, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.source = source
+        self.root = root
+        self.readonly = readonly
+
+    @property
+    def main(self) -> Widget:
+        """The widget a number key puts the focus on."""
+        raise NotImplementedError
+
+    def load(self) -> None:
+        """(Re)load what the pane shows from the source; panes that only follow the snapshot
+        have nothing to load."""
+
+    def on_events(self, events: list[Event]) -> None:
+        """Live events from the feed (not sent while paused)."""
+
+    async def fetch(self, fn, *args, **kwargs):
+        """A source call whose failure is reported up once, not raised into the pane."""
+        try:
+            return await fn(*args, **kwargs)
+        except SourceError as exc:
+            self.post_message(SourceFailed(str(exc)))
+            return None
