@@ -5,8 +5,10 @@ engine with its own token."""
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import time
+from pathlib import Path
 
 import pytest
 from conftest import drop, served_engine, settled, wait_for
@@ -378,3 +380,39 @@ async def test_a_screen_open_while_live_updates_arrive_does_not_crash(engine):
         await pilot.press("escape", "2")
         table = app.view.query_one("#files-table")
         await until(pilot, lambda: table.row_count == 1)
+
+
+def test_engines_file_names_each_engine_with_its_own_token(tmp_path):
+    from chute.tui.engines import EnginesError, default_path
+
+    (tmp_path / "prod.token").write_text("tok-prod\n")
+    path = tmp_path / "engines.toml"
+    path.write_text(
+        '[engines.prod]\nurl = "https://prod.example.com:8765/"\ntoken_file = "prod.token"\n\n'
+        '[engines.staging]\nurl = "http://10.0.0.7:8765"\ntoken_env = "STAGING_TOKEN"\n'
+    )
+    env = {"STAGING_TOKEN": "tok-staging", "CHUTE_TOKEN": "tok-env"}
+    prod, staging, plain = resolve(["prod", "staging", "127.0.0.1:9000"], engines_file=path, env=env)
+    [listed] = resolve(["http://10.0.0.7:8765"], engines_file=path, env=env)
+    assert (prod.name, prod.url, prod.token) == ("prod", "https://prod.example.com:8765", "tok-prod")
+    assert (staging.name, staging.token) == ("staging", "tok-staging")
+    assert (plain.name, plain.url, plain.token) == ("127.0.0.1:9000", "http://127.0.0.1:9000", "tok-env")
+    assert listed == staging  # a URL listed in the file takes that engine's name and token
+    assert default_path({"XDG_CONFIG_HOME": "/x"}) == Path("/x/chute/engines.toml")
+    bad = {
+        'url = "http://h:1"\ntoken = "secret"': "engines.e.token: a token does not go in this file",
+        'url = "http://h:1"\ntoken_env = "NOPE"': "engines.e.token_env: $NOPE is not set",
+        'url = "http://h:1"\ntoken_file = "missing"': "engines.e.token_file: cannot read",
+        'url = "h:1"\ntoken_env = "STAGING_TOKEN"': "engines.e.url: needs an http:// or https:// URL",
+        'url = "http://h:1"\ntoken_env = "STAGING_TOKEN"\ncolour = 1': "engines.e.colour: unknown key",
+        'url = "http://h:1"': "needs exactly one of token_file or token_env",
+    }
+    for body, message in bad.items():
+        path.write_text(f"[engines.e]\n{body}\n")
+        with pytest.raises(EnginesError, match=re.escape(message)):
+            resolve(["e"], engines_file=path, env=env)
+    path.write_text('[engines.e]\nurl = "http://h:1"\ntoken_env = "STAGING_TOKEN"\n')
+    with pytest.raises(EnginesError, match="no engine named 'nope'"):
+        resolve(["nope"], engines_file=path, env={"STAGING_TOKEN": "x"})
+    with pytest.raises(EnginesError, match="no token"):
+        resolve(["http://127.0.0.1:9"], env={"XDG_CONFIG_HOME": str(tmp_path / "empty")})

@@ -21,13 +21,4 @@ def test_scene(snap_compare, scene, size):
             await pilot.press(key)
             await settle(pilot)
 
-    assert snap_compare(scene_app(), terminal_size=size, run_before=run_before)
-
-
-def test_readonly_footer_has_no_actions(snap_compare):
-    async def run_before(pilot):
-        await settle(pilot)
-        await pilot.press("3")
-        await settle(pilot)
-
-    assert snap_compare(scene_app(readonly=True), terminal_size=(80, 24), run_before=run_before)
+    assert snap_compare(scene_app(scene), terminal_size=size, run_before=run_before)

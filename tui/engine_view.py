@@ -77,7 +77,7 @@ class EngineView(Vertical):
         try:
             await self.feed._connect()
         except SourceError as exc:
-            self.link = LinkState("reconnecting", error=str(exc), reason=exc.reason)
+            self.link = LinkState("reconnecting", retry_in=1.0, error=str(exc), reason=exc.reason)
             return
         self.link = LinkState("live", updated_at=self.clock())
         for tab, _ in TABS:

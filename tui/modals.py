@@ -18,7 +18,7 @@ from textual.widgets import Footer, Label, Static
 from chute.engine.model import FAILED, FileDetail
 
 from . import fmt
-from .keys import KEYS
+from .keys import KEYS, TABLES
 from .messages import RetryRequested
 
 SIDECARS = {"error": ".error.txt", "meta": ".meta.json"}
@@ -220,9 +220,8 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("where", style="dim", ratio=1)
         for k in KEYS:
             if k.applies(self.readonly, self.engines) and k.key != "ctrl+c":
-                table.add_row(
-                    k.label, k.description, "everywhere" if k.scope == ("*",) else ", ".join(k.scope)
-                )
+                where = {("*",): "everywhere", TABLES: "every table"}.get(k.scope, ", ".join(k.scope))
+                table.add_row(k.label, k.description, where)
         table.add_row(":", "file N · failed · kind K · engine NAME · a pane's name", "command line")
         table.add_row("enter", "in a file's detail: r retry, e/m sidecars, c copy path, o/t jump", "detail")
         with Vertical(id="help-box", classes="modal-box"):

@@ -25,10 +25,10 @@ class FailuresTable(FileTable):
     COLUMNS = (
         Col("id", "#", 4, 8, numeric=True),
         Col("time", "time", 8, 8),
-        Col("name", "name", 12, 28),
+        Col("name", "name", 14, 28),
         Col("state", "state", 6, 9),
         Col("tries", "n", 2, 3, numeric=True),
-        Col("error", "error", 5, 10),
+        Col("error", "error", 7, 10),
         Col("reason", "reason", 12),
     )
 

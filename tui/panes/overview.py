@@ -53,7 +53,7 @@ class Spark(Horizontal):
         self.query_one(Sparkline).data = [v or 0.0 for v in values] or [0.0]
         last = values[-1] if values else None
         peak = max(known) if known else None
-        self.query_one(".spark-value", Label).update(f"{show(last)} max {show(peak)}")
+        self.query_one(".spark-value", Label).update(f"{show(last)} · max {show(peak)}")
 
 
 class OverviewPane(Pane):
@@ -64,13 +64,16 @@ class OverviewPane(Pane):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="overview-top"):
-            yield Static(id="overview-counts", classes="box")
+            yield Static(
+                "waiting for the engine: the header says how the link is", id="overview-counts", classes="box"
+            )
             yield Static(id="overview-now", classes="box")
         yield Label(f"last {WINDOW} min, a bar per minute · last full minute, max", classes="section")
         yield Spark("files/min", id="spark-throughput")
         yield Spark("latency p95", id="spark-latency")
         yield Spark("HTTP p95", id="spark-http")
-        yield RichLog(id="overview-events", max_lines=200, markup=False, wrap=False)
+        # wrap=True lets each line's own no_wrap + ellipsis apply: cut with … instead of scrolling sideways
+        yield RichLog(id="overview-events", max_lines=200, markup=False, wrap=True, min_width=20)
 
     @property
     def main(self) -> RichLog:
@@ -122,6 +125,8 @@ class OverviewPane(Pane):
                 (fmt.clock(e.ts) + " ", "dim"),
                 (f"{e.type:<15} ", EVENT_STYLE.get(e.type, "")),
                 fmt.one_line(e.message, 200),
+                no_wrap=True,
+                overflow="ellipsis",
             )
             log.write(line)
 

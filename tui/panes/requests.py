@@ -18,14 +18,12 @@ from .table import Col, KeyedTable
 OWN_API = "/api/v1/"
 
 ENDPOINT_COLUMNS = (
-    Col("route", "route", 10, 28),
+    Col("route", "route", 12, 30),
     Col("count", "count", 5, 9, numeric=True),
-    Col("err", "err%", 5, 6),
-    Col("p50", "p50", 5, 6),
-    Col("p95", "p95", 5, 6),
-    Col("p99", "p99", 5, 6),
-    Col("err5", "5m err%", 5, 7),
-    Col("p95_5", "5m p95", 5, 6),
+    Col("err", "err%", 6, 6),
+    Col("p95", "p95", 6, 6),
+    Col("err5", "5m err%", 7, 7),
+    Col("p95_5", "5m p95", 6, 6),
     Col("exc", "errors", 6),
 )
 RECENT_COLUMNS = (
@@ -67,7 +65,7 @@ class RequestsPane(Pane):
         shown = [e for e in endpoints if not is_own_api(e["route"])]
         self.query_one("#endpoints-label", Label).update(
             fmt.plain(
-                f"endpoints since start (5m: last 5 min) · not counted: {own:,} calls to the engine's own API"
+                f"endpoints since start · 5m: the last 5 min · {own:,} calls to this engine's API left out"
             )
         )
         self.main.set_rows(((e["route"], _endpoint_row(e)) for e in shown), prune=True)
@@ -84,9 +82,7 @@ def _endpoint_row(e: dict[str, Any]) -> list[object]:
         fmt.plain(e["route"]),
         fmt.count(e["count"]),
         fmt.percent(e["error_rate"]),
-        fmt.seconds(lat["p50"]),
         fmt.seconds(lat["p95"]),
-        fmt.seconds(lat["p99"]),
         fmt.percent(w5["error_rate"]) if w5["count"] else "—",
         fmt.seconds(w5["p95"]),
         fmt.plain(exc),

@@ -17,11 +17,11 @@ SEVERITY = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 OUTCOME = {"ok": "green", "failed": "bold red"}
 
 JOB_COLUMNS = (
-    Col("job", "job", 6, 10),
-    Col("when", "when", 8, 16),
+    Col("job", "job", 9, 10),
+    Col("when", "when", 11, 16),
     Col("last", "last run", 11, 11),
-    Col("outcome", "outcome", 6, 8),
-    Col("took", "took", 4, 6),
+    Col("outcome", "outcome", 7, 8),
+    Col("took", "took", 6, 6),
     Col("next", "next run", 11, 11),
     Col("note", "note", 8),
 )

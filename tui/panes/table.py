@@ -18,7 +18,7 @@ from chute.engine.model import FileRecord
 from .. import fmt
 
 PADDING = 2  # DataTable's cell_padding on both sides
-COMFORTABLE = 30  # a flexible column (a reason, a path) keeps this much before others shrink
+COMFORTABLE = 20  # a flexible column (a reason, a path) keeps this much before others shrink
 
 
 def _text_key(cell: object) -> Any:
