@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import drop, served_engine, settled, wait_for
+from helpers import drop, served_engine, settled, wait_for
 
 from chute.engine import samples
 from chute.engine.model import FAILED
@@ -150,6 +150,11 @@ async def test_detail_scrolls_to_the_timeline(engine, size, link):
     ids = fail_several(engine, 1)
     engine.retry(ids)  # a second attempt: more attempts and more timeline than fit at 80x24
     wait_for(lambda: engine.file(ids[0]).file.attempts == 2 and engine.file(ids[0]).file.state == FAILED)
+    # Latency is one attempt's: from the retry request, not from the first arrival.
+    detail = engine.file(ids[0])
+    retry_at = max(e.ts for e in detail.events if e.type == "retry_requested")
+    assert detail.file.latency == pytest.approx(detail.file.finished_at - retry_at, abs=0.05)
+    assert detail.file.latency < detail.file.finished_at - detail.file.arrived_at
     app = ChuteApp([source_for(engine, link)], feed_options=FAST)
     async with app.run_test(size=size) as pilot:
         await pilot.press("colon", *f"file {ids[0]}", "enter")

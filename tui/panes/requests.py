@@ -11,11 +11,11 @@ from textual import work
 from textual.app import ComposeResult
 from textual.widgets import Label
 
+from chute.engine.model import API_PREFIX
+
 from .. import fmt
 from .base import Pane
 from .table import Col, KeyedTable
-
-OWN_API = "/api/v1/"
 
 ENDPOINT_COLUMNS = (
     Col("route", "route", 12, 30),
@@ -37,7 +37,7 @@ RECENT_COLUMNS = (
 
 
 def is_own_api(route: str) -> bool:
-    return route.startswith(OWN_API)
+    return route.startswith(API_PREFIX)
 
 
 class RequestsPane(Pane):
