@@ -197,7 +197,7 @@ def _embedded_console(start, stop, engine, root: Path, readonly: bool) -> int:
             [LocalSource(engine)],
             readonly=readonly,
             roots=[str(root)],
-            feed_options={"wait": 1.0, "snapshot_every": 2.0},
+            feed_options={"wait": 1.0},
         ).run()
     finally:
         stop()

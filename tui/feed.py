@@ -2,8 +2,8 @@
 
 - on connect: a snapshot, an hour of per-minute history (sparklines draw at once), recent events;
 - then events by cursor with long polls (an idle attached console costs a few requests a minute),
-  a fresh snapshot when something happened or every `snapshot_every` seconds, and the current
-  minute of history every `history_every` seconds;
+  a fresh snapshot when something happened, or after `snapshot_every` seconds of quiet (an idle
+  console costs next to nothing), and the current minute of history every `history_every` seconds;
 - on a broken link: "reconnecting in Ns" with exponential backoff (capped), never giving up;
   on return it catches up from its cursor, or asks the panes to reload if it fell too far behind.
 """
@@ -71,7 +71,7 @@ class Feed:
         post: Callable[[Message], object],
         *,
         wait: float = 5.0,
-        snapshot_every: float = 5.0,
+        snapshot_every: float = 15.0,
         history_every: float = 30.0,
         max_backoff: float = 30.0,
         clock: Callable[[], float] = time.time,

@@ -34,7 +34,8 @@ def describe(link: LinkState, now: float, stale_after: float, paused: bool) -> t
         return "connecting", "", shown if link.reason else ""
     if age is not None and age > stale_after:
         return "stale", "", f"no answer for {fmt.age(age)}"
-    return "live", "", fmt.age(age) if age is not None else ""
+    # Live means the engine answered within its poll interval: the age is shown once it matters.
+    return "live", "", ""
 
 
 @dataclass(frozen=True)

@@ -89,15 +89,13 @@ async def tick_times(root: Path, rounds: int, naive: bool) -> list[float]:
             files = view.pane("files")
             for _ in range(rounds):
                 t0 = time.perf_counter()
-                snap = await view.source.snapshot()
-                view.pane("overview").show_snapshot(snap)
+                view.snapshot = await view.source.snapshot()  # bound down to the panes
                 if naive:
                     page = await view.source.files(limit=200)
-                    files.table.clear()
-                    files.table.records.clear()
+                    files.table.clear_rows()
                     files.table.upsert(page.items)
                 else:
-                    await files._load(replace=False)
+                    await files._page(replace=False)
                 await pilot.pause(0)
                 times.append(time.perf_counter() - t0)
         return times

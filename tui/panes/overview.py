@@ -61,6 +61,7 @@ class OverviewPane(Pane):
         super().__init__(source, **kwargs)
         self.points: dict[float, MinutePoint] = {}
         self._seen_events: deque[int] = deque(maxlen=200)
+        self._drawn: tuple | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="overview-top"):
@@ -82,25 +83,34 @@ class OverviewPane(Pane):
     def watch_snapshot(self, snap: Snapshot | None) -> None:
         if snap is None:
             return
-        counts = Table.grid(padding=(0, 2))
-        counts.add_column(no_wrap=True)
-        counts.add_column(justify="right")
-        counts.add_column(no_wrap=True)
-        counts.add_column(justify="right")
-        cells = [(fmt.state(s), fmt.count(snap.counts.get(s, 0))) for s in SHOWN_STATES]
-        for left, right in zip(cells[0::2], cells[1::2], strict=True):
-            counts.add_row(*left, *right)
+        counts = tuple((s, snap.counts.get(s, 0)) for s in SHOWN_STATES)
         kinds = "  ".join(f"{k} {fmt.count(sum(v.values()))}" for k, v in sorted(snap.kinds.items()))
+        figures = (
+            ("in queue", fmt.count(sum(snap.counts.get(s, 0) for s in ACTIVE_STATES))),
+            ("finished, last 60 s", fmt.count(snap.rate_per_min)),
+            (f"latency p95, last {snap.latency.count:,}", fmt.seconds(snap.latency.p95)),
+            ("up", fmt.age(snap.uptime)),
+        )
+        # An idle engine sends the same figures every few seconds: draw only what changed.
+        if (counts, kinds, figures) == self._drawn:
+            return
+        self._drawn = (counts, kinds, figures)
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(no_wrap=True)
+        grid.add_column(justify="right")
+        grid.add_column(no_wrap=True)
+        grid.add_column(justify="right")
+        cells = [(fmt.state(s), fmt.count(n)) for s, n in counts]
+        for left, right in zip(cells[0::2], cells[1::2], strict=True):
+            grid.add_row(*left, *right)
         self.query_one("#overview-counts", Static).update(
-            _titled("files", counts, fmt.plain(kinds or "no files yet", style="dim"))
+            _titled("files", grid, fmt.plain(kinds or "no files yet", style="dim"))
         )
         now = Table.grid(padding=(0, 2))
         now.add_column(no_wrap=True)
         now.add_column(justify="right", no_wrap=True)
-        now.add_row("in queue", fmt.count(sum(snap.counts.get(s, 0) for s in ACTIVE_STATES)))
-        now.add_row("finished, last 60 s", fmt.count(snap.rate_per_min))
-        now.add_row(f"latency p95, last {snap.latency.count:,}", fmt.seconds(snap.latency.p95))
-        now.add_row("up", fmt.age(snap.uptime))
+        for label, value in figures:
+            now.add_row(label, value)
         self.query_one("#overview-now", Static).update(_titled("now", now))
 
     def show_history(self, points: list[MinutePoint], replace: bool, now: float | None = None) -> None:

@@ -81,26 +81,31 @@ class KeyedTable(DataTable):
         The cursor stays on the row it was on, so a key pressed acts on what the operator saw."""
         selected = self.selected_key()
         seen: set[str] = set()
+        changes: list[tuple[str, list[Text], list[Text] | None]] = []
+        for key, cells in rows:
+            seen.add(key)
+            cells = [c if isinstance(c, Text) else fmt.plain(str(c)) for c in cells]
+            old = self.get_row(key) if key in self.rows else None
+            if old != cells:
+                changes.append((key, cells, old))
+        gone = [k for k in self._widths if k not in seen] if prune else []
+        if not changes and not gone:
+            return  # an idle engine: nothing to redraw
         added = False
         with self.app.batch_update():
-            for key, cells in rows:
-                seen.add(key)
-                cells = [c if isinstance(c, Text) else fmt.plain(str(c)) for c in cells]
-                widths = tuple(cell_len(c.plain) for c in cells)
-                if key in self.rows:
-                    old = self.get_row(key)
+            for key, cells, old in changes:
+                if old is None:
+                    self.add_row(*cells, key=key)
+                    added = True
+                else:
                     for col, value, before in zip(self.cols, cells, old, strict=True):
                         if value != before:
                             self.update_cell(key, col.key, value)
-                else:
-                    self.add_row(*cells, key=key)
-                    added = True
-                self._widths[key] = widths
-            if prune:
-                for key in [k for k in self._widths if k not in seen]:
-                    self.remove_row(key)
-                    del self._widths[key]
-                    self.forget(key)
+                self._widths[key] = tuple(cell_len(c.plain) for c in cells)
+            for key in gone:
+                self.remove_row(key)
+                del self._widths[key]
+                self.forget(key)
             if added:
                 self.resort()
             self.fit()
