@@ -67,7 +67,7 @@ class ChuteApp(App):
         self.clock = clock
         # A long poll answers within its wait: no answer a little after that is a stalled link.
         self.stale_after = (
-            stale_after if stale_after is not None else self.feed_options.get("wait", 5.0) + 2.0
+            stale_after if stale_after is not None else self.feed_options.get("wait", 5.0) + 1.0
         )
 
     def compose(self) -> ComposeResult:

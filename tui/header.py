@@ -25,9 +25,9 @@ STYLES = {
 def describe(link: LinkState, now: float, stale_after: float, paused: bool) -> tuple[str, str, str]:
     """(state word, when the next try is, the age of what is shown) for a link at time `now`."""
     age = now - link.updated_at if link.updated_at else None
-    shown = f"data {fmt.age(age)} old" if age is not None else "no data yet"
+    shown = f"data {fmt.age(age)} old" if age is not None else ""  # an empty screen says "no data"
     if paused:
-        return "paused", "", f"{shown} · p resumes"
+        return "paused", "", " · ".join(x for x in (shown, "p resumes") if x)
     if link.state == "reconnecting":
         return "reconnecting", f"in {link.retry_in or 0:.0f}s", shown
     if link.state == "connecting":

@@ -198,11 +198,11 @@ class RemoteSource:
         if status == 404 and missing_ok and isinstance(error, dict):
             return None
         if status == 404 or not isinstance(body, dict):
-            hint = " (give the engine's base URL, without /api/v1)" if "/api/" in self.url else ""
+            base = "/api/" in self.url  # the usual slip: the API's URL given instead of the engine's
             raise SourceError(
                 f"{self.url}{path} answered {status}{'' if body is not None else ' without JSON'}: "
-                f"not a chute engine{hint}",
-                f"not a chute engine ({status} at {path}){hint}",
+                "not a chute engine" + (" (give the engine's base URL, without /api/v1)" if base else ""),
+                f"not a chute engine ({status})" + (": drop /api/v1" if base else f" at {path}"),
             )
         if status >= 400:
             message = error.get("message", "") if isinstance(error, dict) else ""

@@ -62,6 +62,7 @@ class OverviewPane(Pane):
         self.points: dict[float, MinutePoint] = {}
         self._seen_events: deque[int] = deque(maxlen=200)
         self._drawn: tuple | None = None
+        self._lines: deque[Text] = deque(maxlen=200)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="overview-top"):
@@ -126,19 +127,33 @@ class OverviewPane(Pane):
         self.query_one("#spark-http", Spark).show([p.http_p95 for p in series], fmt.seconds)
 
     def add_events(self, events: list[Event]) -> None:
-        log = self.query_one(RichLog)
+        fresh = []
         for e in events[-60:]:
             if e.id in self._seen_events:
                 continue
             self._seen_events.append(e.id)
-            line = Text.assemble(
-                (fmt.clock(e.ts) + " ", "dim"),
-                (f"{e.type:<15} ", EVENT_STYLE.get(e.type, "")),
-                fmt.one_line(e.message, 200),
-                no_wrap=True,
-                overflow="ellipsis",
+            fresh.append(
+                Text.assemble(
+                    (fmt.clock(e.ts) + " ", "dim"),
+                    (f"{e.type:<15} ", EVENT_STYLE.get(e.type, "")),
+                    fmt.one_line(e.message, 200),
+                    no_wrap=True,
+                    overflow="ellipsis",
+                )
             )
-            log.write(line)
+        self._lines.extend(fresh)
+        log = self.query_one(RichLog)
+        if log.size.width:  # a hidden log would cut lines to nothing: they are drawn when shown
+            for line in fresh:
+                log.write(line)
+
+    def on_resize(self) -> None:
+        """Shown again or resized: lines are cut to the width they are drawn at, so redraw them."""
+        log = self.query_one(RichLog)
+        if log.size.width:
+            log.clear()
+            for line in self._lines:
+                log.write(line)
 
 
 def _titled(title: str, *parts) -> Table:
