@@ -229,8 +229,9 @@ def cmd_attach(args: argparse.Namespace) -> int:
         print(f"chute: attach: {exc}", file=sys.stderr)
         return 2
     sources = [RemoteSource(t.url, t.token, name=t.name) for t in targets]
-    ChuteApp(sources, readonly=args.readonly).run()
-    return 0
+    app = ChuteApp(sources, readonly=args.readonly)
+    app.run()
+    return app.return_code or 0  # a crash is not a success
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
