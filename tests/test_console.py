@@ -174,6 +174,8 @@ async def test_detail_scrolls_to_the_timeline(engine, size, link):
         await pilot.press("home", "t")  # t jumps back to the timeline
         await pilot.pause(0.2)
         assert screen.region.contains_region(screen.query_one("#timeline").region)
+        await pilot.press("c")  # copy the path (OSC 52)
+        assert app.clipboard == engine.file(ids[0]).file.dest
         await pilot.press("r")  # retry from the detail screen
         await until(pilot, lambda: engine.file(ids[0]).file.attempts == 3, timeout=15)
         await pilot.press("escape")
@@ -326,7 +328,10 @@ async def test_retry_all_asks_first(engine):
         await pilot.press("n")
         await pilot.pause(0.3)
         assert all(f.attempts == 1 for f in engine.files(state="failed").items)
-        await pilot.press("s")  # sorting keeps the selection on its file
+        # From the palette a key acts where it belongs: mark-read on Failures goes to Schedules.
+        app.run_key("mark_read")
+        await until(pilot, lambda: app.view.active_tab == "schedules")
+        await pilot.press("3", "s")  # sorting keeps the selection on its file
         await pilot.press("R", "y")
         await until(
             pilot,
