@@ -426,3 +426,27 @@ def test_engines_file_names_each_engine_with_its_own_token(tmp_path):
         resolve(["nope"], engines_file=path, env={"STAGING_TOKEN": "x"})
     with pytest.raises(EnginesError, match="no token"):
         resolve(["http://127.0.0.1:9"], env={"XDG_CONFIG_HOME": str(tmp_path / "empty")})
+
+
+def test_plain_chute_says_what_to_do_when_its_port_is_taken_and_attach_names_a_bad_target(tmp_path):
+    import subprocess
+    import sys
+
+    chute = [sys.executable, "-m", "chute.tui.cli"]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = subprocess.run(
+            [*chute, "--root", str(tmp_path / "root"), "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert run.returncode == 1 and "--port 0 any free one, --no-server none" in run.stderr
+    run = subprocess.run(
+        [*chute, "attach", "prod", "--engines", str(tmp_path / "missing.toml")],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 2 and "missing.toml: no such file" in run.stderr

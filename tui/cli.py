@@ -187,7 +187,7 @@ def _embedded_console(start, stop, engine, root: Path, readonly: bool) -> int:
     try:
         start()
     except Exception as exc:
-        taken = isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE
+        taken = "already in use" in str(exc) or getattr(exc, "errno", None) == errno.EADDRINUSE
         hint = " (another engine there? --port N picks another, --port 0 any free one, --no-server none)"
         print(f"chute: cannot start: {exc}{hint if taken else ''}", file=sys.stderr)
         stop()

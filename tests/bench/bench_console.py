@@ -240,8 +240,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--idle-seconds", type=float, default=30.0)
     parser.add_argument("--only-idle", action="store_true", help="measure idle CPU only")
+    parser.add_argument("--no-idle", action="store_true", help="skip the idle CPU figures")
     args = parser.parse_args()
-    idle_cpu_figures(args.idle_seconds)
+    if not args.no_idle:
+        idle_cpu_figures(args.idle_seconds)
     if args.only_idle:
         return
     big = Path(tempfile.mkdtemp(prefix="chute-bench-console-"))

@@ -28,6 +28,9 @@ class Pane(Vertical):
         """The widget a number key puts the focus on."""
         raise NotImplementedError
 
+    def watch_paused(self, paused: bool) -> None:
+        self.set_class(paused, "-paused")  # tinted while frozen, so nobody mistakes it for live
+
     def load(self) -> None:
         """(Re)load what the pane shows from the source; panes that only follow the snapshot
         have nothing to load."""
