@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from chute.engine.model import Event, MinutePoint, Snapshot
 
 from .source import Source, SourceError
 
+log = logging.getLogger(__name__)
 RECENT_EVENTS = 40
 CATCH_UP_LIMIT = 500
 
@@ -135,7 +137,10 @@ class Feed:
                     self.post(HistoryArrived(await self.source.history(2), replace=False))
                     last_history = now
                 self._set_link(state="live", updated_at=self.clock(), error=None, reason=None)
-            except SourceError as exc:
+            except Exception as exc:
+                if not isinstance(exc, SourceError):  # a bug must not leave "connecting" for ever
+                    log.exception("the feed from %s failed", self.source.name)
+                    exc = SourceError(repr(exc), f"console error: {exc.__class__.__name__}")
                 connected = False
                 await self._wait_out(backoff, exc)
                 backoff = min(backoff * 2, self.max_backoff)
