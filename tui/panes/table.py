@@ -76,11 +76,17 @@ class KeyedTable(DataTable):
 
     # --- rows --------------------------------------------------------------------------------
 
-    def set_rows(self, rows: Iterable[tuple[str, Sequence[object]]], prune: bool = False) -> None:
-        """Update rows we have (changed cells only), add the rest; `prune` drops rows not given.
-        The cursor stays on the row it was on, so a key pressed acts on what the operator saw."""
+    def set_rows(
+        self,
+        rows: Iterable[tuple[str, Sequence[object]]],
+        prune: bool = False,
+        present: set[str] | None = None,
+    ) -> None:
+        """Update rows we have (changed cells only), add the rest; `prune` drops rows not given
+        (nor in `present`: rows known unchanged). The cursor stays on the row it was on, so a key
+        pressed acts on what the operator saw."""
         selected = self.selected_key()
-        seen: set[str] = set()
+        seen: set[str] = set(present or ())
         changes: list[tuple[str, list[Text], list[Text] | None]] = []
         for key, cells in rows:
             seen.add(key)
@@ -219,11 +225,14 @@ class FileTable(KeyedTable):
         raise NotImplementedError
 
     def upsert(self, records: Iterable[FileRecord], prune: bool = False) -> None:
-        rows = []
+        rows, present = [], set()
         for rec in records:
-            self.records[str(rec.id)] = rec
-            rows.append((str(rec.id), self.cells(rec)))
-        self.set_rows(rows, prune=prune)
+            key = str(rec.id)
+            present.add(key)
+            if self.records.get(key) != rec or key not in self.rows:  # cells only for what changed
+                self.records[key] = rec
+                rows.append((key, self.cells(rec)))
+        self.set_rows(rows, prune=prune, present=present)
 
     def forget(self, key: str) -> None:
         self.records.pop(key, None)
