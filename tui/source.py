@@ -10,20 +10,25 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import httpx
 
 from chute.engine.model import (
     Alert,
+    EndpointStats,
     Event,
     FileDetail,
     FilePage,
     MinutePoint,
+    RequestRecord,
     RetryResult,
     Snapshot,
     from_dict,
 )
+
+if TYPE_CHECKING:
+    from chute.engine import Engine
 
 
 class SourceError(Exception):
@@ -75,8 +80,8 @@ class Source(Protocol):
     async def file(self, file_id: int) -> FileDetail | None: ...
     async def retry(self, ids: list[int]) -> RetryResult: ...
     async def events(self, since: int, wait: float = 0.0) -> tuple[list[Event], int]: ...
-    async def endpoints(self) -> list[dict[str, Any]]: ...
-    async def recent_requests(self, limit: int = 50) -> list[dict[str, Any]]: ...
+    async def endpoints(self) -> list[EndpointStats]: ...
+    async def recent_requests(self, limit: int = 50) -> list[RequestRecord]: ...
     async def alerts(self, limit: int = 100) -> tuple[list[Alert], int]: ...
     async def mark_alert_read(self, alert_id: int, read: bool = True) -> None: ...
     async def run_job(self, name: str) -> dict[str, Any]: ...
@@ -86,7 +91,7 @@ class Source(Protocol):
 class LocalSource:
     """An engine in this process. Calls run in threads so the UI never waits on SQLite."""
 
-    def __init__(self, engine, name: str | None = None) -> None:
+    def __init__(self, engine: Engine, name: str | None = None) -> None:
         self.engine = engine
         self.name = name or engine.config.name
         self.address = "embedded"
@@ -116,11 +121,11 @@ class LocalSource:
         items = await self._call(self.engine.events, since, 500, min(wait, 1.0))
         return items, items[-1].id if items else since
 
-    async def endpoints(self) -> list[dict[str, Any]]:
-        return self.engine.requests.endpoints()
+    async def endpoints(self) -> list[EndpointStats]:
+        return self.engine.endpoints()
 
-    async def recent_requests(self, limit: int = 50) -> list[dict[str, Any]]:
-        return self.engine.requests.recent(limit)
+    async def recent_requests(self, limit: int = 50) -> list[RequestRecord]:
+        return self.engine.recent_requests(limit)
 
     async def alerts(self, limit: int = 100) -> tuple[list[Alert], int]:
         items = await self._call(self.engine.alerts, limit)
@@ -251,11 +256,15 @@ class RemoteSource:
         )
         return [self._parse(Event, e, "/api/v1/events") for e in doc["events"]], doc["last"]
 
-    async def endpoints(self) -> list[dict[str, Any]]:
-        return (await self._get("/api/v1/requests/endpoints", need=("endpoints",)))["endpoints"]
+    async def endpoints(self) -> list[EndpointStats]:
+        path = "/api/v1/requests/endpoints"
+        doc = await self._get(path, need=("endpoints",))
+        return [self._parse(EndpointStats, e, path) for e in doc["endpoints"]]
 
-    async def recent_requests(self, limit: int = 50) -> list[dict[str, Any]]:
-        return (await self._get("/api/v1/requests/recent", {"limit": limit}, need=("requests",)))["requests"]
+    async def recent_requests(self, limit: int = 50) -> list[RequestRecord]:
+        path = "/api/v1/requests/recent"
+        doc = await self._get(path, {"limit": limit}, need=("requests",))
+        return [self._parse(RequestRecord, r, path) for r in doc["requests"]]
 
     async def alerts(self, limit: int = 100) -> tuple[list[Alert], int]:
         doc = await self._get("/api/v1/alerts", {"limit": limit}, need=("alerts", "unread"))

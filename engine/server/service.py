@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from waitress import create_server
 from waitress.channel import HTTPChannel
 
+from ..endpoint import publish
 from . import auth
 from .app import create_app
+
+if TYPE_CHECKING:
+    from ..engine import Engine
 
 log = logging.getLogger(__name__)
 
 
 class ServerService:
-    def __init__(self, engine, host: str | None = None, port: int | None = None, threads: int = 8) -> None:
+    def __init__(
+        self, engine: Engine, host: str | None = None, port: int | None = None, threads: int = 8
+    ) -> None:
         self.engine = engine
         self.host = host or engine.config.server.host
         self.port = engine.config.server.port if port is None else port
@@ -45,6 +52,7 @@ class ServerService:
         except OSError as exc:
             raise OSError(f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}") from exc
         self.port = self._server.effective_port
+        publish(self.engine.config.paths.state, self.host, self.port)  # state/api.json, for one-shots
         self._thread = threading.Thread(target=self._server.run, name="chute-http", daemon=True)
         self._thread.start()
         log.info("API on %s", self.url)

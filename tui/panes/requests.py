@@ -5,13 +5,11 @@ polling, which says nothing about the application being watched."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual import work
 from textual.app import ComposeResult
 from textual.widgets import Label
 
-from chute.engine.model import API_PREFIX
+from chute.engine.model import API_PREFIX, EndpointStats, RequestRecord, RequestWindow
 
 from .. import fmt
 from .base import Pane
@@ -61,40 +59,40 @@ class RequestsPane(Pane):
         recent = await self.fetch(self.source.recent_requests, 60)
         if endpoints is None or recent is None:
             return
-        own = sum(e["count"] for e in endpoints if is_own_api(e["route"]))
-        shown = [e for e in endpoints if not is_own_api(e["route"])]
+        own = sum(e.count for e in endpoints if is_own_api(e.route))
+        shown = [e for e in endpoints if not is_own_api(e.route)]
         self.query_one("#endpoints-label", Label).update(
             fmt.plain(
                 f"endpoints since start · 5m: the last 5 min · {own:,} calls to this engine's API left out"
             )
         )
-        self.main.set_rows(((e["route"], _endpoint_row(e)) for e in shown), prune=True)
+        self.main.set_rows(((e.route, _endpoint_row(e)) for e in shown), prune=True)
         table = self.query_one("#recent-table", KeyedTable)
-        rows = [r for r in recent if not is_own_api(r["route"] or "")][:40]
+        rows = [r for r in recent if not is_own_api(r.route or "")][:40]
         table.clear_rows()  # a ring of the latest requests: every row is new each time
         table.set_rows((str(i), _recent_row(r)) for i, r in enumerate(rows))
 
 
-def _endpoint_row(e: dict[str, Any]) -> list[object]:
-    lat, w5 = e["latency"], e["windows"]["5m"]
-    exc = ", ".join(f"{k} ({v['count']})" for k, v in e["exceptions"].items())
+def _endpoint_row(e: EndpointStats) -> list[object]:
+    w5 = e.windows.get("5m", RequestWindow())
+    exc = ", ".join(f"{k} ({v.count})" for k, v in e.exceptions.items())
     return [
-        fmt.plain(e["route"]),
-        fmt.count(e["count"]),
-        fmt.percent(e["error_rate"]),
-        fmt.seconds(lat["p95"]),
-        fmt.percent(w5["error_rate"]) if w5["count"] else "—",
-        fmt.seconds(w5["p95"]),
+        fmt.plain(e.route),
+        fmt.count(e.count),
+        fmt.percent(e.error_rate),
+        fmt.seconds(e.latency.p95),
+        fmt.percent(w5.error_rate) if w5.count else "—",
+        fmt.seconds(w5.p95),
         fmt.plain(exc),
     ]
 
 
-def _recent_row(r: dict[str, Any]) -> list[object]:
+def _recent_row(r: RequestRecord) -> list[object]:
     return [
-        fmt.clock(r["time"]),
-        r["method"],
-        fmt.plain(r["path"]),
-        fmt.status(r["status"]),
-        fmt.seconds(r["duration"]),
-        fmt.plain(r["error"]),
+        fmt.clock(r.time),
+        r.method,
+        fmt.plain(r.path),
+        fmt.status(r.status),
+        fmt.seconds(r.duration),
+        fmt.plain(r.error),
     ]

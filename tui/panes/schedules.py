@@ -59,18 +59,18 @@ class SchedulesPane(Pane):
             return
         rows = []
         for job in snap.schedules:
-            outcome = job.get("last_outcome") or "—"
+            outcome = job.last_outcome or "—"
             rows.append(
                 (
-                    job["name"],
+                    job.name,
                     [
-                        fmt.plain(job["name"]),
-                        fmt.plain(job.get("when", "")),
-                        fmt.day_clock(job.get("last_run")),
+                        fmt.plain(job.name),
+                        fmt.plain(job.when),
+                        fmt.day_clock(job.last_run),
                         Text(outcome, style=OUTCOME.get(outcome, "")),
-                        fmt.seconds(job.get("last_duration")),
-                        fmt.day_clock(job.get("next_run")),
-                        fmt.plain(fmt.one_line(job.get("last_message"), 200)),
+                        fmt.seconds(job.last_duration),
+                        fmt.day_clock(job.next_run),
+                        fmt.plain(fmt.one_line(job.last_message, 200)),
                     ],
                 )
             )
