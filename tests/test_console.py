@@ -332,7 +332,9 @@ async def test_retry_all_asks_first(engine):
         app.run_key("mark_read")
         await until(pilot, lambda: app.view.active_tab == "schedules")
         await pilot.press("3", "s")  # sorting keeps the selection on its file
-        await pilot.press("R", "y")
+        await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
         await until(
             pilot,
             lambda: [f.attempts for f in engine.files(state="failed").items] == [2, 2, 2],
@@ -433,6 +435,7 @@ def test_plain_chute_says_what_to_do_when_its_port_is_taken_and_attach_names_a_b
     import sys
 
     chute = [sys.executable, "-m", "chute.tui.cli"]
+    (tmp_path / "root").mkdir()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
