@@ -6,9 +6,11 @@ from __future__ import annotations
 from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widget import Widget
+from textual.widgets import Static
 
 from chute.engine.model import Event, Snapshot
 
+from .. import fmt
 from ..messages import SourceFailed
 from ..source import Source, SourceError
 
@@ -22,11 +24,18 @@ class Pane(Vertical):
         self.source = source
         self.root = root
         self.readonly = readonly
+        self._said: dict[str, str] = {}
 
     @property
     def main(self) -> Widget:
         """The widget a number key puts the focus on."""
         raise NotImplementedError
+
+    def say(self, widget_id: str, text: str) -> None:
+        """Set a status line, redrawing only when its words change (a refresh repeats them)."""
+        if self._said.get(widget_id) != text:
+            self._said[widget_id] = text
+            self.query_one(f"#{widget_id}", Static).update(fmt.plain(text))
 
     def watch_paused(self, paused: bool) -> None:
         self.set_class(paused, "-paused")  # tinted while frozen, so nobody mistakes it for live

@@ -67,9 +67,7 @@ class FailuresPane(Pane):
     def _status(self) -> None:
         failed = len(self.failed_ids())
         hint = "" if self.readonly else " · r retry · R retry all shown"
-        self.query_one("#failures-status", Static).update(
-            fmt.plain(f"{failed:,} failed shown · enter detail{hint}")
-        )
+        self.say("failures-status", f"{failed:,} failed shown · enter detail{hint}")
 
     def failed_ids(self) -> list[int]:
         return [r.id for r in self.table.records.values() if r.state == FAILED]

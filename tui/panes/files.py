@@ -112,7 +112,7 @@ class FilesPane(Pane):
         shown = self.table.row_count
         more = " — more below" if self.next_before else ""
         filt = f" matching “{fmt.one_line(self.filter_text, 30)}” (esc clears)" if self.filter_text else ""
-        self.query_one("#files-status", Static).update(fmt.plain(f"{shown:,} files shown{filt}{more}"))
+        self.say("files-status", f"{shown:,} files shown{filt}{more}")
 
     def on_events(self, events: list[Event]) -> None:
         if any(e.type in FILE_EVENTS for e in events):
