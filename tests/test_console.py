@@ -331,7 +331,9 @@ async def test_retry_all_asks_first(engine):
         # From the palette a key acts where it belongs: mark-read on Failures goes to Schedules.
         app.run_key("mark_read")
         await until(pilot, lambda: app.view.active_tab == "schedules")
-        await pilot.press("3", "s")  # sorting keeps the selection on its file
+        await pilot.press("3")
+        await until(pilot, lambda: app.view.active_tab == "failures" and app.focused is table)
+        await pilot.press("s")  # sorting keeps the selection on its file
         await pilot.press("R")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")

@@ -182,7 +182,10 @@ def configured_root(root: Path, port: int) -> Path:
         [sys.executable, "-m", "chute.tui.cli", "init", str(root)], check=True, capture_output=True
     )
     path = root / "chute.toml"
-    path.write_text(re.sub(r"(?m)^port = 8765$", f"port = {port}", path.read_text()))
+    text, n = re.subn(r"(?m)^#? ?port = 8765$", f"port = {port}", path.read_text())
+    if n != 1:
+        raise RuntimeError(f"{path}: no `port = 8765` line to set the port in")
+    path.write_text(text)
     return path
 
 
