@@ -27,6 +27,7 @@ from .source import Source, SourceError
 
 TABS = tuple((p.id, p.title) for p in PANES)
 RELOAD_ON_SHOW = {p.id for p in PANES if p.reload_on_show}
+WANTED_FOR = 0.5  # seconds a pane picked by key is kept against late focus moves
 
 
 class EngineView(Vertical):
@@ -54,6 +55,7 @@ class EngineView(Vertical):
         self.feed = Feed(source, self.post_message, clock=clock, **(feed_options or {}))
         self._loaded: set[str] = set()
         self._panes: dict[str, Pane] = {}
+        self._wanted: tuple[str, float] = ("", 0.0)
 
     def compose(self) -> ComposeResult:
         with TabbedContent(id="tabs", initial=PANES[0].id):
@@ -98,6 +100,9 @@ class EngineView(Vertical):
 
     def show_tab(self, tab: str) -> None:
         """Show a pane and put the focus in its main table, so arrows and r act there at once."""
+        # Keys typed quickly (5 then 3) can meet a late "focus moved into pane 5" from Textual,
+        # which would switch back: for a moment the pane asked for wins.
+        self._wanted = (tab, time.monotonic() + WANTED_FOR)
         self.tabs.active = tab
         self._load_tab(tab)
         self.call_after_refresh(self.focus_pane)
@@ -106,6 +111,11 @@ class EngineView(Vertical):
         self.pane(self.active_tab).main.focus()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        wanted, until = self._wanted
+        if wanted and wanted != self.active_tab and time.monotonic() < until:
+            self.tabs.active = wanted
+            self.call_after_refresh(self.focus_pane)
+            return
         self._load_tab(self.active_tab)
         self.app.refresh_bindings()
 
