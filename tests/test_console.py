@@ -291,10 +291,10 @@ async def test_names_show_literally_markup_and_escapes_included(engine, link):
         table = app.view.query_one("#files-table")
         await until(pilot, lambda: table.row_count == 2)
         names = {cell(app, "#files-table", key.value, "name") for key in table.rows}
-        assert names == {"[bold red]x.txt", "\\e[31mred\\x07.txt"}
+        assert names == {"[bold red]x.txt", "\\x1b[31mred\\x07.txt"}
         await pilot.pause(0.2)
         picture = app.export_screenshot().replace("&#160;", " ")
-        assert "[bold red]x.txt" in picture and "\\e[31mred\\x07.txt" in picture
+        assert "[bold red]x.txt" in picture and "\\x1b[31mred\\x07.txt" in picture
 
 
 async def test_help_fits_and_lists_the_key_table(engine):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-import unicodedata
 
 from rich.text import Text
+
+from chute.engine.printable import printable
 
 STATE_STYLE = {
     "done": "green",
@@ -102,26 +103,10 @@ def where(dest: str | None, root: str | None) -> str:
     return dest
 
 
-_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\x1b": "\\e"}
-
-
 def safe(text: str | None) -> str:
-    """Text from outside (file names, reasons, messages) with every control or format character
-    shown as an escape, so a name cannot move the cursor, recolour the terminal or hide itself."""
-    if not text:
-        return ""
-    if text.isprintable():
-        return text
-    out = []
-    for c in text:
-        if c.isprintable() or unicodedata.category(c) == "Zs":  # Zs: spaces other than " "
-            out.append(c)
-        elif c in _ESCAPES:
-            out.append(_ESCAPES[c])
-        else:
-            code = ord(c)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-    return "".join(out)
+    """Text from outside (file names, reasons, messages) with every control character shown as an
+    escape, as the CLI prints it, so a name cannot move the cursor, recolour or hide itself."""
+    return printable(text) if text else ""
 
 
 def plain(text: str | None, style: str = "") -> Text:
