@@ -14,6 +14,8 @@ STATE_STYLE = {
     "queued": "yellow",
     "retrying": "yellow",
     "placing": "cyan",
+    "dispatched": "blue",
+    "processing": "cyan",
     "duplicate": "magenta",
     "vanished": "dim",
 }
