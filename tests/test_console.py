@@ -5,13 +5,19 @@ engine with its own token."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import re
+import shutil
 import socket
+import sqlite3
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from helpers import drop, served_engine, settled, wait_for
+from servers import RedisServer, free_port
 
 from chute.engine import samples
 from chute.engine.model import FAILED
@@ -180,6 +186,89 @@ async def test_detail_scrolls_to_the_timeline(engine, size, link):
         await until(pilot, lambda: engine.file(ids[0]).file.attempts == 3, timeout=15)
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, DetailScreen))
+
+
+@pytest.fixture
+def cluster_engine(tmp_path):
+    """An engine with a broker on a real Redis; no worker processes: the test plays the workers
+    through the real worker routes, with the worker token."""
+    redis_binary = shutil.which("redis-server")
+    if redis_binary is None:
+        pytest.skip("redis-server is not installed: the console's Workers table needs a real Redis")
+    redis = RedisServer(redis_binary)
+    os.environ.pop("CHUTE_WORKER_TOKEN", None)
+    cluster = {"broker": redis.url, "kinds": ["text"], "lease": 30, "queue": f"q{free_port()}"}
+    engine = served_engine(tmp_path / "root", cluster=cluster)
+    yield engine
+    engine.stop()
+    redis.kill()
+
+
+def as_worker(engine, name: str) -> httpx.Client:
+    token = (engine.config.paths.state / "worker-token").read_text().strip()
+    headers = {"Authorization": f"Bearer {token}", "X-Chute-Worker": name}
+    return httpx.Client(base_url=engine.server.url, headers=headers, timeout=10)
+
+
+def beat(engine, name: str, **info) -> None:
+    with as_worker(engine, name) as worker:
+        assert worker.post("/worker/v1/heartbeat", json=info).status_code == 200
+
+
+@pytest.mark.parametrize(("size", "link"), SIZES_AND_LINKS)
+async def test_overview_lists_the_workers_by_their_heartbeats(cluster_engine, size, link):
+    app = ChuteApp([source_for(cluster_engine, link)], feed_options=FAST)
+    async with app.run_test(size=size) as pilot:
+        await until(pilot, lambda: app.view.link.state == "live", what="a live link")
+        box = app.view.query_one("#overview-workers")
+        table = app.view.query_one("#workers-table")
+        await pilot.pause(0.3)
+        assert not box.display  # a broker but no worker yet: nothing new on screen
+        beat(cluster_engine, "w-a", host="alpha", pid=11, done=3, failed=1)
+        beat(cluster_engine, "w-b", host="beta", pid=22, done=7)
+        await until(pilot, lambda: table.row_count == 2, what="two worker rows")
+        assert box.display
+        assert [cell(app, "#workers-table", "w-a", c) for c in ("host", "pid", "done", "failed")] == [
+            "alpha",
+            "11",
+            "3",
+            "1",
+        ]
+        assert cell(app, "#workers-table", "w-b", "host") == "beta"
+        beat(cluster_engine, "w-a", host="alpha", pid=11, done=4, failed=1)  # the same row, updated
+        await until(pilot, lambda: cell(app, "#workers-table", "w-a", "done") == "4", what="w-a's new count")
+        assert table.row_count == 2
+        assert "alpha" in app.export_screenshot().replace("&#160;", " ")
+
+
+async def test_file_detail_says_which_worker_has_and_had_the_file(cluster_engine):
+    drop(cluster_engine, "note.txt", b"hello\n")
+    db = cluster_engine.config.paths.state / "journal.sqlite"
+
+    def dispatched():
+        with sqlite3.connect(db) as c:
+            return c.execute("SELECT file_id, token FROM dispatches").fetchone()
+
+    wait_for(dispatched, what="the file dispatched")
+    file_id, token = dispatched()
+    app = ChuteApp([source_for(cluster_engine, "remote")], feed_options=FAST)
+    async with app.run_test(size=LARGE) as pilot:
+        with as_worker(cluster_engine, "w-a") as worker:
+            assert worker.get(f"/worker/v1/files/{file_id}", params={"token": token}).status_code == 200
+            await pilot.press("colon", *f"file {file_id}", "enter")
+            await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+            assert "w-a (this attempt)" in app.export_screenshot().replace("&#160;", " ")
+            await pilot.press("escape")
+            result = {"state": "done", "meta": {}, "started_at": time.time(), "duration": 0.01}
+            placed = worker.post(
+                f"/worker/v1/files/{file_id}/result", data={"token": token, "result": json.dumps(result)}
+            )
+            assert placed.status_code == 200, placed.text
+        await until(pilot, lambda: not isinstance(app.screen, DetailScreen))
+        await pilot.press("colon", *f"file {file_id}", "enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        picture = app.export_screenshot().replace("&#160;", " ")
+        assert "on w-a" in picture and "(this attempt)" not in picture
 
 
 async def test_two_engines_with_their_own_tokens_are_both_live(tmp_path):

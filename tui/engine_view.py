@@ -19,7 +19,16 @@ from textual.widgets import TabbedContent, TabPane
 from chute.engine.model import FAILED, Snapshot
 
 from . import fmt
-from .feed import EventsArrived, Feed, HistoryArrived, LinkChanged, LinkState, Resync, SnapshotArrived
+from .feed import (
+    EventsArrived,
+    Feed,
+    HistoryArrived,
+    LinkChanged,
+    LinkState,
+    Resync,
+    SnapshotArrived,
+    WorkersArrived,
+)
 from .messages import DetailRequested, RetryRequested, SourceFailed
 from .modals import ConfirmScreen, DetailScreen
 from .panes import PANES, Pane
@@ -141,6 +150,10 @@ class EngineView(Vertical):
             return
         for tab in self._loaded:
             self.pane(tab).on_events(message.events)
+
+    def on_workers_arrived(self, message: WorkersArrived) -> None:
+        if not self.paused:
+            self.pane("overview").show_workers(message.workers)
 
     def on_history_arrived(self, message: HistoryArrived) -> None:
         if not self.paused:

@@ -2,7 +2,7 @@
 
 - on connect: a snapshot, an hour of per-minute history (sparklines draw at once), recent events;
 - then events by cursor with long polls (an idle attached console costs a few requests a minute),
-  a fresh snapshot when something happened, or after `snapshot_every` seconds of quiet (an idle
+  a fresh snapshot (and the cluster's workers with it) when something happened, or after `snapshot_every` seconds of quiet (an idle
   console costs next to nothing), and the current minute of history every `history_every` seconds;
 - on a broken link: "reconnecting in Ns" with exponential backoff (capped), never giving up;
   on return it catches up from its cursor, or asks the panes to reload if it fell too far behind.
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from chute.engine.model import Event, MinutePoint, Snapshot
+from chute.engine.model import Event, MinutePoint, Snapshot, WorkerInfo
 
 from .source import Source, SourceError
 
@@ -62,6 +62,12 @@ class EventsArrived(Message):
         self.backlog = backlog  # recent history shown on connect, not news
 
 
+class WorkersArrived(Message):
+    def __init__(self, workers: list[WorkerInfo]) -> None:
+        super().__init__()
+        self.workers = workers
+
+
 class Resync(Message):
     """Too much happened while away to replay: panes reload what they show."""
 
@@ -96,6 +102,7 @@ class Feed:
     async def _connect(self) -> None:
         snapshot = await self.source.snapshot()
         history = await self.source.history(60)
+        workers = await self.source.workers()
         if self.cursor is None:
             since = max(0, snapshot.last_event_id - RECENT_EVENTS)
             recent, _ = await self.source.events(since)
@@ -111,6 +118,7 @@ class Feed:
                     self.post(EventsArrived(missed))
                 self.cursor = last
         self.post(SnapshotArrived(snapshot))
+        self.post(WorkersArrived(workers))
         self.post(HistoryArrived(history, replace=True))
 
     async def run(self) -> None:
@@ -132,6 +140,7 @@ class Feed:
                     self.post(EventsArrived(events))
                 if events or now - last_snapshot >= self.snapshot_every:
                     self.post(SnapshotArrived(await self.source.snapshot()))
+                    self.post(WorkersArrived(await self.source.workers()))
                     last_snapshot = now
                 if now - last_history >= self.history_every:
                     self.post(HistoryArrived(await self.source.history(2), replace=False))

@@ -24,6 +24,27 @@ from .messages import RetryRequested
 SIDECARS = {"error": ".error.txt", "meta": ".meta.json"}
 
 
+def attempt_workers(detail: FileDetail) -> tuple[dict[int, str], str | None]:
+    """Which cluster worker ran each attempt (by attempt number): the last worker that took the
+    file before the attempt ended; and the one that has it now, if an attempt is under way. The
+    cluster journals a "processing" event, with the worker in its data, each time a worker takes
+    a file; files processed locally have none."""
+    taken = sorted(
+        (e.ts, str(e.data["worker"]))
+        for e in detail.events
+        if e.type == "processing" and e.data.get("worker")
+    )
+    workers: dict[int, str] = {}
+    after = float("-inf")
+    for a in sorted(detail.attempts, key=lambda a: a.n):
+        names = [name for ts, name in taken if after < ts <= a.finished_at]
+        if names:
+            workers[a.n] = names[-1]
+        after = a.finished_at
+    now = [name for ts, name in taken if ts > after]
+    return workers, (now[-1] if now else None)
+
+
 def _grid() -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="dim", no_wrap=True)
@@ -66,6 +87,7 @@ class DetailScreen(Screen[None]):
             ),
             id="detail-title",
         )
+        workers, current = attempt_workers(self.detail)
         with VerticalScroll(id="detail-body"):
             facts = _grid()
             for label, value in (
@@ -80,6 +102,8 @@ class DetailScreen(Screen[None]):
                 ("where", fmt.safe(fmt.where(f.dest, self.root))),
             ):
                 facts.add_row(label, value)
+            if current is not None:
+                facts.add_row("worker", Text(fmt.safe(f"{current} (this attempt)")))
             yield Static(facts, id="detail-facts")
             if f.reason:
                 yield Label("error", classes="section")
@@ -95,11 +119,13 @@ class DetailScreen(Screen[None]):
             yield Label("attempts", classes="section")
             attempts = Table.grid(padding=(0, 2))
             for a in self.detail.attempts:
+                on = [Text(fmt.safe(f"on {workers[a.n]}") if a.n in workers else "")] if workers else []
                 attempts.add_row(
                     str(a.n),
                     fmt.stamp(a.started_at),
                     fmt.state(a.outcome),
                     fmt.seconds(a.duration),
+                    *on,
                     Text(fmt.safe(a.reason)),
                 )
             yield Static(attempts if self.detail.attempts else Text("none yet"), id="detail-attempts")

@@ -28,6 +28,7 @@ from chute.engine.model import (
     RequestRecord,
     RetryResult,
     Snapshot,
+    WorkerInfo,
     from_dict,
 )
 
@@ -347,6 +348,9 @@ class SceneSource:
 
     async def run_job(self, name: str) -> dict[str, Any]:
         return {"message": f"{name} done"}
+
+    async def workers(self) -> list[WorkerInfo]:
+        return []  # the demo engine has no broker: its Overview stays as the snapshots show it
 
     async def close(self) -> None:
         pass

@@ -24,6 +24,7 @@ from chute.engine.model import (
     RequestRecord,
     RetryResult,
     Snapshot,
+    WorkerInfo,
     from_dict,
 )
 
@@ -85,6 +86,7 @@ class Source(Protocol):
     async def alerts(self, limit: int = 100) -> tuple[list[Alert], int]: ...
     async def mark_alert_read(self, alert_id: int, read: bool = True) -> None: ...
     async def run_job(self, name: str) -> dict[str, Any]: ...
+    async def workers(self) -> list[WorkerInfo]: ...
     async def close(self) -> None: ...
 
 
@@ -139,6 +141,9 @@ class LocalSource:
             return await self._call(self.engine.run_job, name)
         except (KeyError, RuntimeError) as exc:
             raise SourceError(str(exc)) from exc
+
+    async def workers(self) -> list[WorkerInfo]:
+        return await self._call(self.engine.workers)
 
     async def close(self) -> None:
         pass
@@ -276,6 +281,15 @@ class RemoteSource:
     async def run_job(self, name: str) -> dict[str, Any]:
         path = {"backup": "/api/v1/backups", "report": "/api/v1/reports"}[name]
         return await self._request("POST", path, timeout=300)
+
+    async def workers(self) -> list[WorkerInfo]:
+        # An engine from before the cluster has no such route (a chute 404): it has no workers.
+        doc = await self._request("GET", "/api/v1/workers", missing_ok=True)
+        if doc is None:
+            return []
+        if not isinstance(doc.get("workers"), list):
+            raise SourceError(f"{self.url}/api/v1/workers: the answer has no workers", "not a chute engine")
+        return [self._parse(WorkerInfo, w, "/api/v1/workers") for w in doc["workers"]]
 
     async def close(self) -> None:
         await self._client.aclose()

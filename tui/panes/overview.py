@@ -5,6 +5,8 @@ One definition per number, said on screen: `in queue` is every file not yet fina
 retrying, placing); `latency` is close-of-write (arrival) to placed for the current attempt;
 `finished, last 60 s` counts files that reached a final state in the last 60 seconds; sparklines
 have one bar per complete minute (the current, partial minute is left out) and show their maximum.
+With a broker, a Workers table lists the cluster's workers by their heartbeats; without one it is
+not there at all.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from collections import deque
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, RichLog, Sparkline, Static
 
-from chute.engine.model import ACTIVE_STATES, Event, MinutePoint, Snapshot
+from chute.engine.model import ACTIVE_STATES, Event, MinutePoint, Snapshot, WorkerInfo
 
 from .. import fmt
 from .base import Pane
+from .table import Col, KeyedTable
 
 SHOWN_STATES = ("done", "failed", "duplicate", "vanished")
 EVENT_STYLE = {
@@ -34,6 +37,14 @@ EVENT_STYLE = {
     "recovered": "cyan",
 }
 WINDOW = 60  # minutes of sparkline
+WORKER_COLUMNS = (
+    Col("host", "host", 8, 24),
+    Col("pid", "pid", 3, 8, numeric=True),
+    Col("in_flight", "in flight", 9, 9, numeric=True),
+    Col("done", "done", 4, 9, numeric=True),
+    Col("failed", "failed", 6, 9, numeric=True),
+    Col("seen", "last seen", 9),
+)
 
 
 class Spark(Horizontal):
@@ -74,6 +85,9 @@ class OverviewPane(Pane):
         yield Spark("files/min", id="spark-throughput")
         yield Spark("latency p95", id="spark-latency")
         yield Spark("HTTP p95", id="spark-http")
+        with Vertical(id="overview-workers"):
+            yield Label("workers (by their heartbeats)", classes="section")
+            yield KeyedTable(WORKER_COLUMNS, id="workers-table")
         # wrap=True lets each line's own no_wrap + ellipsis apply: cut with … instead of scrolling sideways
         yield RichLog(id="overview-events", max_lines=200, markup=False, wrap=True, min_width=20)
 
@@ -113,6 +127,31 @@ class OverviewPane(Pane):
         for label, value in figures:
             now.add_row(label, value)
         self.query_one("#overview-now", Static).update(_titled("now", now))
+
+    def show_workers(self, workers: list[WorkerInfo]) -> None:
+        """The cluster's workers, one row each by name; the table shows only when there are some."""
+        box = self.query_one("#overview-workers")
+        box.display = bool(workers)
+        if not workers:
+            return
+        rows = [
+            (
+                w.name,
+                (
+                    fmt.plain(w.host),
+                    fmt.count(w.pid),
+                    fmt.count(w.in_flight),
+                    fmt.count(w.done),
+                    fmt.plain(fmt.count(w.failed), style="red" if w.failed else ""),
+                    fmt.plain(
+                        fmt.clock(w.last_seen) + ("" if w.alive else " (lost)"),
+                        style="" if w.alive else "red",
+                    ),
+                ),
+            )
+            for w in workers
+        ]
+        self.query_one("#workers-table", KeyedTable).set_rows(rows, prune=True)
 
     def show_history(self, points: list[MinutePoint], replace: bool, now: float | None = None) -> None:
         if replace:
