@@ -1,13 +1,19 @@
 """Real servers on loopback for the notification tests: SMTP (aiosmtpd), a Discord stand-in (a real
-HTTP server answering as Discord does), and a blackhole that accepts and never answers."""
+HTTP server answering as Discord does), a blackhole that accepts and never answers, and a small
+tmpfs for full-disk tests."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
+import subprocess
 import threading
 import time
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -131,3 +137,23 @@ def smtp_server(mode: str, ca, user: str = "chute", password: str = "s3cret"):
     controller = Controller(capture, **kwargs)
     controller.start()
     return controller, capture, port
+
+
+@contextmanager
+def small_disk(path: Path, size_kb: int):
+    """A tmpfs of size_kb mounted at path, for full-disk tests; yields False where the machine does
+    not allow mounts (not root, or no mount namespace), and the caller falls back."""
+    path.mkdir(parents=True, exist_ok=True)
+    mounted = (
+        os.geteuid() == 0
+        and shutil.which("mount") is not None
+        and subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "chute-test", str(path)], capture_output=True
+        ).returncode
+        == 0
+    )
+    try:
+        yield mounted
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(path)], capture_output=True)
