@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from . import __version__
+from .backup import remove_leftovers
 from .config import Config
 from .journal import Journal
 from .model import (
@@ -71,6 +72,7 @@ class Engine:
         except OSError as exc:
             raise EngineError(f"cannot create the folders under {paths.root}: {exc}") from exc
         self._take_lock()
+        remove_leftovers(paths)  # before the journal: a killed backup may have filled the disk
         self.journal = Journal(paths.state / "journal.sqlite")
         self.started_at = time.time()
         self.durations.seed(self.journal.figures.duration_buckets(DURATION_BUCKETS))
@@ -127,7 +129,7 @@ class Engine:
     def _backup_job(self) -> str:
         from .backup import Backups
 
-        return Backups(self.config.paths, self.config.backup).run().message
+        return Backups(self.config.paths, self.config.backup, cancel=self.scheduler.stopping).run().message
 
     def _retention_job(self) -> str:
         from .backup import Backups

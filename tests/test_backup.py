@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import drop, settled, test_config
+from helpers import drop, settled, test_config, wait_for
 
 from chute.engine import Config, Engine
 from chute.engine.backup import BackupError, Backups, archives, read_manifest, restore, verify
@@ -337,3 +337,36 @@ def test_the_archived_journal_and_files_describe_the_same_moment(engine, tmp_pat
         assert placed <= set(manifest["files"]), f"{result.archive.name}: placed files missing"
         assert originals <= placed, f"{result.archive.name}: files the journal does not know"
     assert made[-1].total_files == 2 * 150
+
+
+def test_a_backup_killed_mid_way_is_recorded_alerted_and_cleaned_at_the_next_start(tmp_path):
+    root = tmp_path / "root"
+    config = test_config(root)
+    config.paths.make()
+    folder = config.paths.processed / "bulk" / "d"
+    folder.mkdir(parents=True)
+    for i in range(400):
+        (folder / f"{i}.bin").write_bytes(os.urandom(20_000))
+    time.sleep(0.1)  # older than the journal copy the backup takes
+    (root / "chute.toml").write_text(
+        '[schedule]\nbackup = "every 1 hour"\nreport = ""\n[server]\nenabled = false\n'
+        "[discord]\ngroup_wait = 0.1\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-m", "chute.engine", "--config", str(root / "chute.toml")])
+    try:
+        wait_for(lambda: list(config.paths.backups.glob("*.part")), timeout=20, what="the backup to start")
+    finally:
+        proc.kill()
+        proc.wait()
+    assert [p for p in config.paths.state.iterdir() if p.name.startswith("backup-scratch-")]
+    engine = Engine(test_config(root, discord={"group_wait": 0.1}, alerts={"check_every": 60}))
+    engine.start()
+    try:
+        assert not list(config.paths.backups.glob("*.part"))
+        assert not [p for p in config.paths.state.iterdir() if p.name.startswith("backup-scratch-")]
+        (job,) = [s for s in engine.schedules() if s["name"] == "backup"]
+        assert job["last_outcome"] == "interrupted"
+        alert = wait_for(lambda: [a for a in engine.alerts() if a.kind == "job_failed"], timeout=10)[0]
+        assert "interrupted" in alert.body
+    finally:
+        engine.stop()
