@@ -1,27 +1,35 @@
 """The notifier: raises alerts (files failing, jobs failing, health warn/fail, HTTP error bursts),
-groups them, records them in the alert centre and queues them in the journaled outbox; a second
-thread delivers the outbox to Discord and email with the retry rules each answer calls for.
+groups them, records them in the alert centre and queues them in the journaled outbox; each
+channel (Discord, email) delivers its part of the outbox on its own thread (delivery.py) with the
+retry rules each answer calls for.
 
+The groups being gathered are kept in the journal (kv "alert_groups") each tick and at stop, so
+a restart during group_wait loses none of them; a kill -9 loses at most the last tick's news.
 Nothing here runs on the pipeline's threads except `files_failed`, which only counts in memory.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 import time
 
 from ..config import Config
-from ..journal import JournalError
 from .alerter import Alerter, Flush
-from .discord import Delivery, DiscordSender, embed
-from .email import EmailSender
+from .delivery import ChannelDelivery
+from .discord import DiscordSender, embed
+from .email import EmailSender, new_message_id
 from .secrets import discord_webhook, guard_logs, smtp_password
 
 log = logging.getLogger(__name__)
-MAX_BACKOFF = 600.0
-GIVE_UP_AFTER = 7 * 86400
+GROUPS_KEY = "alert_groups"
+
+
+def _key(*secret: str) -> str:
+    """Names a secret (a webhook URL, a login) without holding it."""
+    return "sha256:" + hashlib.sha256("\0".join(secret).encode()).hexdigest()[:16]
 
 
 class Notifier:
@@ -38,18 +46,40 @@ class Notifier:
         self.discord = DiscordSender(url, d.timeout) if url else None
         if url:
             guard_logs(url)
-        # Identifies the webhook without holding the secret: a new URL (even on the same host) is a
-        # new key, so a webhook Discord refused stays off only until the URL changes.
-        self._discord_key = "sha256:" + hashlib.sha256(url.encode()).hexdigest()[:16] if url else None
+        # A new URL (even on the same host) is a new key, so a webhook Discord refused stays off
+        # only until the URL changes.
+        self._discord_key = _key(url) if url else None
         e = config.email
+        password = smtp_password(config) if e.enabled else None
         self.email = (
-            EmailSender(e, smtp_password(config), str(config.relative(e.ca_file)) if e.ca_file else None)
+            EmailSender(e, password, str(config.relative(e.ca_file)) if e.ca_file else None)
             if e.enabled
             else None
         )
         self._stop = threading.Event()
-        self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.channels: dict[str, ChannelDelivery] = {}
+        if self.discord is not None:
+            self.channels["discord"] = ChannelDelivery(
+                "discord",
+                self.discord.send,
+                self.journal,
+                f"discord_disabled:{self._discord_key}",
+                "Discord webhook refused",
+                retry_base,
+                self._stop,
+            )
+        if self.email is not None:
+            login = _key(e.host, str(e.port), e.user, password or "")
+            self.channels["email"] = ChannelDelivery(
+                "email",
+                self.email.send,
+                self.journal,
+                f"email_disabled:{login}",
+                "email login refused",
+                retry_base,
+                self._stop,
+            )
         self._health = "pass"
         self._bad_checks: set[str] = set()
         self._http_burst = False
@@ -109,25 +139,44 @@ class Notifier:
     def queue_email(self, subject: str, text: str, html: str | None) -> bool:
         if self.email is None:
             return False
-        self.journal.outbox.add("email", {"subject": subject, "text": text, "html": html})
-        self._wake.set()
+        payload = {
+            "subject": subject,
+            "text": text,
+            "html": html,
+            "created": time.time(),
+            "message_id": new_message_id(self.config.email.sender),
+        }
+        self.journal.outbox.add("email", payload)
+        self.channels["email"].wake()
         return True
 
     # --- threads ------------------------------------------------------------------------------
 
     def start(self) -> None:
-        for target, name in ((self._alert_loop, "chute-alerts"), (self._deliver_loop, "chute-deliver")):
-            t = threading.Thread(target=target, name=name, daemon=True)
-            t.start()
-            self._threads.append(t)
+        saved = self.journal.kv.get(GROUPS_KEY)
+        if saved:
+            self.alerter.load(json.loads(saved))
+        t = threading.Thread(target=self._alert_loop, name="chute-alerts", daemon=True)
+        t.start()
+        self._threads.append(t)
+        for channel in self.channels.values():
+            channel.thread.start()
+            self._threads.append(channel.thread)
 
     def stop(self) -> None:
         self._stop.set()
-        self._wake.set()
+        for channel in self.channels.values():
+            channel.wake()
         # A send stuck on a hung server must not hold up SIGTERM: what it was sending is still
         # pending in the journaled outbox and goes out after the next start.
         for t in self._threads:
             t.join(3.0)
+        self._save_groups()
+
+    def _save_groups(self) -> None:
+        state = self.alerter.state()
+        if state is not None:
+            self.journal.kv.set(GROUPS_KEY, json.dumps(state))
 
     def _alert_loop(self) -> None:
         next_check = time.monotonic() + self.config.alerts.check_every
@@ -139,59 +188,8 @@ class Notifier:
                 flushes = self.alerter.due()
                 for f in flushes:
                     self._flush(f)
-                if flushes:
-                    self._wake.set()
+                self._save_groups()
+                if flushes and "discord" in self.channels:
+                    self.channels["discord"].wake()
             except Exception:
                 log.exception("raising alerts failed; trying again")
-
-    def _deliver_loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self._deliver_due()
-            except JournalError:
-                if self._stop.is_set():
-                    return  # the engine closed the journal while a send was stuck
-                log.exception("delivering notifications failed; trying again")
-            except Exception:
-                log.exception("delivering notifications failed; trying again")
-            next_due = self.journal.outbox.next_due()
-            wait = 1.0 if next_due is None else min(1.0, max(0.0, next_due - time.time()))
-            self._wake.wait(wait)
-            self._wake.clear()
-
-    def _deliver_due(self) -> None:
-        for item in self.journal.outbox.due(time.time()):
-            item_id, channel, payload, attempts = item.id, item.channel, item.payload, item.attempts
-            if self._stop.is_set():
-                return
-            sender = self.discord if channel == "discord" else self.email if channel == "email" else None
-            if sender is None:
-                continue  # that channel is off now; the item waits for it to come back
-            # A webhook Discord refused stays off until the URL changes (a new key).
-            if channel == "discord" and self.journal.kv.get(f"discord_disabled:{self._discord_key}"):
-                continue
-            result = sender.send({k: v for k, v in payload.items() if k != "webhook"})
-            self._record(item_id, channel, attempts, payload, result)
-
-    def _record(self, item_id: int, channel: str, attempts: int, payload: dict, result: Delivery) -> None:
-        if result.outcome == "sent":
-            self.journal.outbox.done(item_id, "sent")
-            return
-        if result.outcome == "disabled":
-            self.journal.outbox.done(item_id, "pending", result.error)
-            self.journal.kv.set(f"discord_disabled:{self._discord_key}", result.error or "refused")
-            self.journal.alerts.add("notifier", "critical", "Discord webhook refused", result.error or "")
-            log.error("%s", result.error)
-            return
-        if result.outcome == "dead" or attempts * self.retry_base > GIVE_UP_AFTER:
-            self.journal.outbox.done(item_id, "dead", result.error)
-            log.error("%s notification dropped: %s", channel, result.error)
-            return
-        delay = result.delay if result.delay is not None else min(MAX_BACKOFF, self.retry_base * 2**attempts)
-        self.journal.outbox.done(item_id, "pending", result.error, next_at=time.time() + delay)
-        self.journal.events.add(
-            "notify_retry",
-            f"{channel}: {result.error}; next try in {delay:.0f}s",
-            data={"channel": channel, "outbox_id": item_id},
-        )
-        log.warning("%s notification not delivered (%s); retrying in %.0fs", channel, result.error, delay)
