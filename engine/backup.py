@@ -628,7 +628,55 @@ def restore(archive: Path, root: Path) -> dict[str, Any]:
     missing = [rel for rel in wanted if not (root / rel).is_file()]
     if missing:
         raise BackupError(f"{missing[0]} and {len(missing) - 1} more are in no archive of the chain")
+    _relocate(target_journal, root, manifest)
     return {"archive": archive.name, "chain": manifest["chain"], "files": len(wanted), "root": str(root)}
+
+
+def _relocate(journal_path: Path, root: Path, manifest: dict[str, Any]) -> None:
+    """A journal from a chute that kept absolute paths names the old root's files: the files
+    store rewrites the ones under the old root relative to it, so they resolve under the new
+    root; paths outside the old root are left alone."""
+    absolute = _absolute_dests(journal_path)
+    if not absolute:
+        return  # relative already: nothing refers to the old root
+    old_root = manifest.get("root") or _old_root(absolute, manifest["files"])
+    if old_root is None:
+        return
+    from .journal import Journal, JournalError
+
+    try:
+        journal = Journal(journal_path, root=root)
+        try:
+            journal.files.relocate(old_root)
+        finally:
+            journal.close()
+    except JournalError as exc:
+        raise BackupError(f"the restored journal cannot be opened: {exc}") from None
+
+
+def _absolute_dests(journal_path: Path) -> list[str]:
+    conn = sqlite3.connect(f"file:{journal_path}?mode=ro", uri=True)
+    try:
+        rows = conn.execute(
+            "SELECT dest FROM files WHERE substr(dest, 1, 1) IN ('/', x'2f') LIMIT 100"
+        ).fetchall()
+    except sqlite3.Error:
+        return []
+    finally:
+        conn.close()
+    return [os.fsdecode(d) for (d,) in rows]
+
+
+def _old_root(dests: list[str], files: dict[str, Any]) -> str | None:
+    """The root an archive was made under, told by a journal path that ends in an archived file."""
+    for dest in dests:
+        for tree in TREES:
+            i = dest.find(f"/{tree}/")
+            while i != -1:
+                if dest[i + 1 :] in files:
+                    return dest[:i]
+                i = dest.find(f"/{tree}/", i + 1)
+    return None
 
 
 def _nonempty(folder: Path) -> bool:

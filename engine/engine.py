@@ -73,7 +73,7 @@ class Engine:
             raise EngineError(f"cannot create the folders under {paths.root}: {exc}") from exc
         self._take_lock()
         remove_leftovers(paths)  # before the journal: a killed backup may have filled the disk
-        self.journal = Journal(paths.state / "journal.sqlite")
+        self.journal = Journal(paths.state / "journal.sqlite", root=paths.root)
         self.started_at = time.time()
         self.durations.seed(self.journal.figures.duration_buckets(DURATION_BUCKETS))
         # The watcher hands candidates to the pipeline; the pipeline asks the watcher to look

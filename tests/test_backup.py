@@ -370,3 +370,54 @@ def test_a_backup_killed_mid_way_is_recorded_alerted_and_cleaned_at_the_next_sta
         assert "interrupted" in alert.body
     finally:
         engine.stop()
+
+
+def absolute_paths(journal: Path) -> list[str]:
+    with sqlite3.connect(journal) as conn:
+        rows = conn.execute("SELECT src FROM files UNION ALL SELECT dest FROM files").fetchall()
+    return [os.fsdecode(p) for (p,) in rows if p is not None and os.fsdecode(p).startswith("/")]
+
+
+def test_a_restored_engine_touches_only_its_own_root(tmp_path):
+    old, new = tmp_path / "old", tmp_path / "new"
+    engine = Engine(test_config(old))
+    engine.start()
+    try:
+        drop(engine, "good.txt", b"fine\n")
+        drop(engine, "bad.json", b"{")
+        settled(engine, "good.txt")
+        failed = settled(engine, "bad.json")
+    finally:
+        engine.stop()
+    journal = old / "state" / "journal.sqlite"
+    assert absolute_paths(journal) == [], "the journal keeps paths relative to the root"
+    # As an older chute wrote it: absolute paths under the old root.
+    with sqlite3.connect(journal) as conn:
+        conn.execute("UPDATE files SET src = ? || '/' || src, dest = ? || '/' || dest", (str(old), str(old)))
+    assert absolute_paths(journal)
+
+    archive = Backups(test_config(old).paths, BackupConfig()).run().archive
+    restore(archive, new)
+    assert absolute_paths(new / "state" / "journal.sqlite") == [], "nothing refers to the old root"
+    old_failed = next((old / "failed").rglob("bad.json"))
+
+    again = Engine(test_config(new))
+    again.start()
+    try:
+        assert again.file(failed.id).file.dest.startswith(str(new))
+        assert again.retry([failed.id]).retried == [failed.id]
+        wait_for(
+            lambda: again.file(failed.id).file.state == "failed" and again.file(failed.id).file.attempts == 2
+        )
+        assert old_failed.exists(), "the old root's failed/ is left alone"
+        assert str(again.file(failed.id).file.dest).startswith(str(new / "failed"))
+    finally:
+        again.stop()
+
+    reopened = Engine(test_config(old))  # an existing journal is migrated when it is opened
+    reopened.start()
+    try:
+        assert reopened.file(failed.id).file.dest == str(old_failed)
+    finally:
+        reopened.stop()
+    assert absolute_paths(journal) == []

@@ -39,7 +39,7 @@ def _open_journal(config) -> Journal:
         raise ConfigError(
             "paths.state", f"no journal at {path}: has an engine ever run on {config.paths.root}?"
         )
-    return Journal(path)
+    return Journal(path, root=config.paths.root)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
