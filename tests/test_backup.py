@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -339,7 +340,8 @@ def test_the_archived_journal_and_files_describe_the_same_moment(engine, tmp_pat
     assert made[-1].total_files == 2 * 150
 
 
-def test_a_backup_killed_mid_way_is_recorded_alerted_and_cleaned_at_the_next_start(tmp_path):
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_a_backup_cut_short_is_recorded_alerted_and_cleaned_up(tmp_path, how):
     root = tmp_path / "root"
     config = test_config(root)
     config.paths.make()
@@ -356,9 +358,13 @@ def test_a_backup_killed_mid_way_is_recorded_alerted_and_cleaned_at_the_next_sta
     try:
         wait_for(lambda: list(config.paths.backups.glob("*.part")), timeout=20, what="the backup to start")
     finally:
-        proc.kill()
-        proc.wait()
-    assert [p for p in config.paths.state.iterdir() if p.name.startswith("backup-scratch-")]
+        proc.send_signal(how)
+        proc.wait(30)
+    scratch = [p for p in config.paths.state.iterdir() if p.name.startswith("backup-scratch-")]
+    if how == signal.SIGKILL:
+        assert scratch, "a kill leaves its temporaries for the next start"
+    else:
+        assert proc.returncode == 0 and not scratch and not list(config.paths.backups.glob("*.part"))
     engine = Engine(test_config(root, discord={"group_wait": 0.1}, alerts={"check_every": 60}))
     engine.start()
     try:
