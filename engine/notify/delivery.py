@@ -27,7 +27,7 @@ class ChannelDelivery:
         channel: str,
         send: Callable[[dict], Delivery],
         journal: Journal,
-        disabled_key: str,
+        disabled_key: str | None,
         refused_title: str,
         retry_base: float,
         stop: threading.Event,
@@ -35,9 +35,10 @@ class ChannelDelivery:
         self.channel = channel
         self.send = send
         self.journal = journal
-        # kv key under which this channel's refusal is kept: it names the webhook or the login,
-        # so a new URL or password (a new key) is tried again.
+        # kv key under which this channel's refusal is kept (it names the webhook, so a new URL is
+        # tried again); None keeps it for this run only (a new password needs a restart anyway).
         self.disabled_key = disabled_key
+        self._refused = False
         self.refused_title = refused_title
         self.retry_base = retry_base
         self._stop = stop
@@ -69,7 +70,7 @@ class ChannelDelivery:
         return 1.0 if next_due is None else min(1.0, max(0.0, next_due - now))
 
     def _deliver_due(self) -> None:
-        if self.journal.kv.get(self.disabled_key):
+        if self._refused or (self.disabled_key and self.journal.kv.get(self.disabled_key)):
             return
         for item in self.journal.outbox.due(time.time(), self.channel):
             if self._stop.is_set() or time.time() < self._paused_until:
@@ -92,7 +93,9 @@ class ChannelDelivery:
             )
         elif result.outcome == "disabled":
             outbox.done(item.id, "pending", result.error)
-            self.journal.kv.set(self.disabled_key, result.error or "refused")
+            self._refused = True
+            if self.disabled_key:
+                self.journal.kv.set(self.disabled_key, result.error or "refused")
             self.journal.alerts.add("notifier", "critical", self.refused_title, result.error or "")
             log.error("%s", result.error)
         elif result.outcome == "dead" or item.attempts * self.retry_base > GIVE_UP_AFTER:

@@ -27,9 +27,9 @@ log = logging.getLogger(__name__)
 GROUPS_KEY = "alert_groups"
 
 
-def _key(*secret: str) -> str:
-    """Names a secret (a webhook URL, a login) without holding it."""
-    return "sha256:" + hashlib.sha256("\0".join(secret).encode()).hexdigest()[:16]
+def _key(secret: str) -> str:
+    """Names a webhook URL without holding it."""
+    return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()[:16]
 
 
 class Notifier:
@@ -50,9 +50,8 @@ class Notifier:
         # only until the URL changes.
         self._discord_key = _key(url) if url else None
         e = config.email
-        password = smtp_password(config) if e.enabled else None
         self.email = (
-            EmailSender(e, password, str(config.relative(e.ca_file)) if e.ca_file else None)
+            EmailSender(e, smtp_password(config), str(config.relative(e.ca_file)) if e.ca_file else None)
             if e.enabled
             else None
         )
@@ -70,15 +69,9 @@ class Notifier:
                 self._stop,
             )
         if self.email is not None:
-            login = _key(e.host, str(e.port), e.user, password or "")
+            # The refusal of a login lasts for this run: no hash of a password goes in the journal.
             self.channels["email"] = ChannelDelivery(
-                "email",
-                self.email.send,
-                self.journal,
-                f"email_disabled:{login}",
-                "email login refused",
-                retry_base,
-                self._stop,
+                "email", self.email.send, self.journal, None, "email login refused", retry_base, self._stop
             )
         self._health = "pass"
         self._bad_checks: set[str] = set()
