@@ -203,8 +203,11 @@ class Engine:
             raise EngineError(
                 f"another chute engine is already running on {self.config.paths.root} (lock {path})"
             ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+        except OSError:
+            pass  # the pid is for people; a full disk (a killed backup's leftover) must not stop the start
         self._lock_fd = fd
 
     def _release_lock(self) -> None:

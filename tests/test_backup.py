@@ -276,8 +276,14 @@ def test_a_backup_that_fills_the_disk_leaves_nothing_behind(tmp_path):
         assert "partial output was removed" in out.stdout
         assert list(config.paths.backups.iterdir()) == []
         assert not [p for p in config.paths.state.iterdir() if p.name.startswith("backup-")]
-        if mounted:  # the space is free again: an engine starts and claims files
+        if mounted:
             (config.paths.state / "journal.sqlite").unlink()  # the tiny stand-in, not an engine's
+            # What a backup killed mid-way leaves on a full disk: a start removes it and runs.
+            fd = os.open(config.paths.backups / "chute-killed-full.tar.gz.part", os.O_WRONLY | os.O_CREAT)
+            with pytest.raises(OSError, match="No space left"):
+                while True:
+                    os.write(fd, os.urandom(65536))
+            os.close(fd)
             engine = Engine(config)
             engine.start()
             try:
