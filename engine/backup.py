@@ -261,7 +261,7 @@ class Backups:
         return getattr(self.paths, tree) / rest
 
     def _copy_journal(self, dest: Path) -> None:
-        source = self.paths.state / "journal.sqlite"
+        source = self.paths.journal
         if not source.exists():
             sqlite3.connect(dest).close()
             return
@@ -592,7 +592,7 @@ def restore(archive: Path, root: Path) -> dict[str, Any]:
     """Restore processed/, failed/ and the journal as of `archive` into an empty root."""
     archive = Path(archive)
     root = Path(root)
-    target_journal = root / "state" / "journal.sqlite"
+    target_journal = Paths.under(root).journal
     if target_journal.exists() or any(_nonempty(root / tree) for tree in TREES):
         raise BackupError(f"{root} is not empty: restore into a new root, then point the engine at it")
     manifest = read_manifest(archive)

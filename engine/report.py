@@ -13,9 +13,12 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .stats import quantiles
+
+if TYPE_CHECKING:
+    from .engine import Engine
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -42,9 +45,9 @@ def folder_size(path: Path) -> tuple[int, int]:
     return files, total
 
 
-def build(engine, since: float | None = None, until: float | None = None) -> dict[str, Any]:
-    """The report's data. `engine` needs a journal and config; its request monitor is optional."""
-    queries = engine.journal.reports
+def build(engine: Engine, since: float | None = None, until: float | None = None) -> dict[str, Any]:
+    """The report's data; the request monitor's figures only from a running engine."""
+    queries = engine.reports
     until = until or time.time()
     since = since or until - 86400
     doc: dict[str, Any] = {
@@ -58,7 +61,7 @@ def build(engine, since: float | None = None, until: float | None = None) -> dic
         **_activity_by_time(queries, since, until),
         "folders": _folders(engine.config.paths),
     }
-    requests = getattr(engine, "requests", None)
+    requests = engine.requests if engine.running else None
     if requests is not None:
         doc["requests"] = _requests(requests)
     return doc

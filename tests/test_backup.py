@@ -376,8 +376,8 @@ def test_a_backup_cut_short_is_recorded_alerted_and_cleaned_up(tmp_path, how):
     try:
         assert not list(config.paths.backups.glob("*.part"))
         assert not [p for p in config.paths.state.iterdir() if p.name.startswith("backup-scratch-")]
-        (job,) = [s for s in engine.schedules() if s["name"] == "backup"]
-        assert job["last_outcome"] == "interrupted"
+        (job,) = [s for s in engine.schedules() if s.name == "backup"]
+        assert job.last_outcome == "interrupted"
         alert = wait_for(lambda: [a for a in engine.alerts() if a.kind == "job_failed"], timeout=10)[0]
         assert "interrupted" in alert.body
     finally:

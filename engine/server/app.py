@@ -15,7 +15,7 @@ from flask import Blueprint, Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .. import __version__
-from ..engine import EngineError
+from ..engine import Engine, EngineError
 from ..model import STATES, to_dict
 from ..monitor import Monitor
 from . import auth
@@ -97,7 +97,7 @@ def json_body() -> dict[str, Any]:
     return body
 
 
-def create_app(engine, token: str) -> Flask:
+def create_app(engine: Engine, token: str) -> Flask:
     app = Flask("chute")
     app.json.sort_keys = False
     app.config["MAX_CONTENT_LENGTH"] = 1 << 20
@@ -151,11 +151,10 @@ def create_app(engine, token: str) -> Flask:
         return Response(exposition(engine), mimetype="text/plain; version=0.0.4; charset=utf-8")
 
     app.register_blueprint(api_v1(engine))
-    app.register_blueprint(monitoring(engine))
     return app
 
 
-def api_v1(engine) -> Blueprint:
+def api_v1(engine: Engine) -> Blueprint:
     bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
     @bp.get("/openapi.json")
@@ -234,16 +233,16 @@ def api_v1(engine) -> Blueprint:
 
     @bp.get("/requests/stats")
     def request_stats():
-        return jsonify(engine.requests.stats())
+        return jsonify(engine.request_stats())
 
     @bp.get("/requests/endpoints")
     def request_endpoints():
-        return jsonify({"endpoints": engine.requests.endpoints()})
+        return jsonify({"endpoints": to_dict(engine.endpoints())})
 
     @bp.get("/requests/recent")
     def request_recent():
         limit = int_arg("limit", 100, 1, MAX_LIMIT)
-        return jsonify({"requests": engine.requests.recent(limit, str_arg("route", 300))})
+        return jsonify({"requests": to_dict(engine.recent_requests(limit, str_arg("route", 300)))})
 
     @bp.get("/alerts")
     def alerts():
@@ -279,7 +278,7 @@ def api_v1(engine) -> Blueprint:
     return bp
 
 
-def run_job(engine, name: str) -> dict[str, Any]:
+def run_job(engine: Engine, name: str) -> dict[str, Any]:
     try:
         return engine.run_job(name)
     except EngineError as exc:
@@ -288,22 +287,3 @@ def run_job(engine, name: str) -> dict[str, Any]:
         raise ApiError(503, "unavailable", f"the {name} job is not configured on this engine") from None
     except RuntimeError as exc:
         raise ApiError(409, "conflict", str(exc)) from None
-
-
-def monitoring(engine) -> Blueprint:
-    """The routes the original Flask monitoring extension served, for tools made for it."""
-    bp = Blueprint("monitoring", __name__, url_prefix="/monitoring")
-
-    @bp.get("/stats")
-    def stats():
-        return jsonify(engine.requests.stats())
-
-    @bp.get("/endpoints")
-    def endpoints():
-        return jsonify({"endpoints": engine.requests.endpoints()})
-
-    @bp.get("/requests")
-    def requests_():
-        return jsonify({"requests": engine.requests.recent(int_arg("limit", 100, 1, MAX_LIMIT))})
-
-    return bp
