@@ -154,6 +154,7 @@ class Backups:
         self.cancel = cancel or threading.Event()
 
     def run(self) -> BackupResult:
+        """Copy the journal, list the files as of that copy, write the archive, prune old chains."""
         self.folder.mkdir(parents=True, exist_ok=True)
         for stale in self.folder.glob("*.part"):
             stale.unlink(missing_ok=True)  # left by a backup that was killed
@@ -165,24 +166,11 @@ class Backups:
                 taken_ns = time.time_ns()
                 self._copy_journal(journal_copy)
                 files, included = self._scan(plan, placed_in(journal_copy, self.paths.root), taken_ns)
-                manifest = {
-                    "format": FORMAT,
-                    "seq": plan.seq,
-                    "created": now,
-                    "root": str(self.paths.root),
-                    "kind": plan.kind,
-                    "base": plan.base,
-                    "chain": plan.chain,
-                    "files": files,
-                    "included": included,
-                    "deleted": sorted(set(plan.before) - set(files)),
-                    "journal_sha256": _sha256_file(journal_copy),
-                }
+                manifest = self._manifest(plan, now, files, included, journal_copy)
                 self._write(plan.name, manifest, journal_copy, now)
         except (OSError, sqlite3.Error) as exc:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise BackupError(f"backup {plan.name} failed: {why}; its partial output was removed") from exc
-        pruned = self.prune()
         return BackupResult(
             self.folder / plan.name,
             plan.kind,
@@ -190,8 +178,30 @@ class Backups:
             sum(files[r]["size"] for r in included),
             len(files),
             len(manifest["deleted"]),
-            pruned,
+            self.prune(),
         )
+
+    def _manifest(
+        self,
+        plan: _Plan,
+        now: float,
+        files: dict[str, dict[str, Any]],
+        included: list[str],
+        journal_copy: Path,
+    ) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "seq": plan.seq,
+            "created": now,
+            "root": str(self.paths.root),  # so a restore can rewrite paths an older journal kept absolute
+            "kind": plan.kind,
+            "base": plan.base,
+            "chain": plan.chain,
+            "files": files,
+            "included": included,
+            "deleted": sorted(set(plan.before) - set(files)),
+            "journal_sha256": _sha256_file(journal_copy),
+        }
 
     def _plan(self, history: list[tuple[Path, dict[str, Any]]]) -> _Plan:
         """Full or incremental, its name, and what it builds on."""
