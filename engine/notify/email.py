@@ -127,7 +127,7 @@ def _failure(where: str, timeout: float, exc: Exception) -> Delivery:
         return Delivery("retry", error=f"{where}: {type(exc).__name__}: {exc}")
     if isinstance(exc, OSError):
         return Delivery("retry", error=f"cannot reach {where}: {exc.strerror or exc}")
-    raise exc
+    return Delivery("retry", error=f"{where}: {type(exc).__name__}: {exc}")
 
 
 def _text(value: bytes | str) -> str:
