@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # What the console (tui/) and the server (engine/server/) may import from the engine.
 PUBLIC = {
     "chute.engine": None,  # the package's own exports: Engine, Config, ...
-    "chute.engine.engine": {"Engine", "EngineError"},
+    "chute.engine.engine": {"Engine", "EngineError", "MAX_PAGE"},
     "chute.engine.model": None,  # the dataclasses between layers
     "chute.engine.config": None,
     "chute.engine.headless": None,  # `chute engine` and its options

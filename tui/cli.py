@@ -7,10 +7,12 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from chute.engine import Engine, EngineError, __version__
 from chute.engine.config import Config, ConfigError, init
+from chute.engine.engine import MAX_PAGE
 from chute.engine.headless import add_engine_args, add_location_args, resolve_config
 from chute.engine.headless import run as run_engine
 from chute.engine.model import to_dict
@@ -136,8 +138,19 @@ def cmd_files(args: argparse.Namespace) -> int:
     config = resolve_config(args)
     engine = _open_journal(config)
     try:
-        for f in engine.files(state=args.state, kind=args.kind, q=args.q, limit=args.limit).items:
-            print(json.dumps(to_dict(f)) if args.json else f"#{f.id}\t{f.state}\t{f.kind or '-'}\t{f.name}")
+        left, before = args.limit, None
+        while left > 0:  # --limit may exceed one API page
+            page = engine.files(
+                state=args.state, kind=args.kind, q=args.q, limit=min(left, MAX_PAGE), before=before
+            )
+            for f in page.items:
+                print(
+                    json.dumps(to_dict(f)) if args.json else f"#{f.id}\t{f.state}\t{f.kind or '-'}\t{f.name}"
+                )
+            left -= len(page.items)
+            if page.next_before is None:
+                break
+            before = page.next_before
     finally:
         engine.stop()
     return 0
@@ -155,7 +168,9 @@ def _console_logging(log_file: Path) -> None:
     root.setLevel(logging.INFO)
 
 
-def _embedded_console(start, stop, engine, root: Path, readonly: bool) -> int:
+def _embedded_console(
+    start: Callable[[], None], stop: Callable[[], None], engine: Engine, root: Path, readonly: bool
+) -> int:
     """Start something that runs an engine, show the console on it, and stop it however we leave."""
     from .app import ChuteApp
     from .source import LocalSource

@@ -15,6 +15,7 @@ import json
 import logging
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from ..config import Config
 from .alerter import Alerter, Flush
@@ -22,6 +23,9 @@ from .delivery import ChannelDelivery
 from .discord import DiscordSender, embed
 from .email import EmailSender, new_message_id
 from .secrets import discord_webhook, guard_logs, smtp_password
+
+if TYPE_CHECKING:
+    from ..engine import Engine
 
 log = logging.getLogger(__name__)
 GROUPS_KEY = "alert_groups"
@@ -33,7 +37,7 @@ def _key(secret: str) -> str:
 
 
 class Notifier:
-    def __init__(self, engine, retry_base: float = 5.0, tick: float = 0.5) -> None:
+    def __init__(self, engine: Engine, retry_base: float = 5.0, tick: float = 0.5) -> None:
         self.engine = engine
         config: Config = engine.config
         self.config = config
