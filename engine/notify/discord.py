@@ -70,6 +70,9 @@ class DiscordSender:
         self.url = url
         self.timeout = timeout
         self.where = redact(url)
+        # One client (its TLS context is costly to build), but a new connection per send: the
+        # deadline needs the send's own socket, which a pooled connection would not announce.
+        self._client = httpx.Client(timeout=timeout, limits=httpx.Limits(max_keepalive_connections=0))
 
     def send(self, payload: dict) -> Delivery:
         body = {k: v for k, v in payload.items() if k not in PRIVATE_KEYS}
@@ -84,8 +87,7 @@ class DiscordSender:
         with Deadline(self.timeout) as deadline:
             deadline.watch(lambda: seen["socket"])
             try:
-                with httpx.Client(timeout=self.timeout) as client:
-                    response = client.post(self.url, json=body, extensions={"trace": trace})
+                response = self._client.post(self.url, json=body, extensions={"trace": trace})
             except httpx.HTTPError as exc:
                 late = deadline.expired or isinstance(exc, httpx.TimeoutException)
                 why = f"timed out after {self.timeout:g}s" if late else f"unreachable: {type(exc).__name__}"
