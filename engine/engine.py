@@ -116,6 +116,10 @@ class Engine:
         self.pipeline.on_finished.append(
             lambda outcomes: self.durations.observe_many([(o.kind, o.duration) for o in outcomes if o.kind])
         )
+        from .notify.service import Notifier
+
+        # Before any file moves: the notifier's cursor into the journal counts failures from here.
+        self.notifier = Notifier(self, retry_base=self.notify_retry_base)
         self.pipeline.start()
         self.watcher.start()
         self._start_notify_and_jobs()
@@ -126,12 +130,9 @@ class Engine:
         log.info("watching %s", paths.inbox)
 
     def _start_notify_and_jobs(self) -> None:
-        from .notify.service import Notifier
         from .scheduler import JobSpec, Scheduler
         from .schedules import parse_when
 
-        self.notifier = Notifier(self, retry_base=self.notify_retry_base)
-        self.pipeline.on_finished.append(self.notifier.files_failed)
         self.notifier.start()
         sched = self.config.schedule
         self.scheduler = Scheduler(

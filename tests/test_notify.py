@@ -7,11 +7,14 @@ from __future__ import annotations
 import email
 import email.utils
 import logging
+import sqlite3
+import subprocess
+import sys
 import time
 
 import pytest
 import trustme
-from helpers import drop, settled, test_config, wait_for
+from helpers import drop, fresh_env, settled, test_config, wait_for
 from servers import Blackhole, FakeDiscord, Trickle, free_port, smtp_server
 
 from chute.engine import Engine
@@ -431,7 +434,6 @@ def test_a_restart_during_group_wait_loses_no_alert(tmp_path, monkeypatch):
         for i in range(50):
             drop(engine, f"bad-{i}.json", b"{")
         wait_for(lambda: engine.snapshot().counts["failed"] == 50, timeout=30)
-        wait_for(lambda: engine.notifier.alerter._groups["files_failed"].pending == 50)
     finally:
         engine.stop()
     assert fake.requests == [] and engine.journal is not None
@@ -441,6 +443,45 @@ def test_a_restart_during_group_wait_loses_no_alert(tmp_path, monkeypatch):
         assert fake.requests[0][1]["embeds"][0]["title"] == "50 file(s) failed"
         (alert,) = [a for a in again.alerts() if a.kind == "files_failed"]
         assert alert.count == 50
+    finally:
+        again.stop()
+        fake.close()
+
+
+def test_a_kill_during_group_wait_loses_no_alert(tmp_path, monkeypatch):
+    """kill -9 right after the failures: counted again from the journal at the next start."""
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "chute.toml").write_text(
+        '[discord]\nenabled = true\ngroup_wait = 60.0\n[schedule]\nreport = ""\n[watcher]\nmin_age = 0.2\n'
+    )
+    fake = FakeDiscord()
+    env = {**fresh_env(), "CHUTE_DISCORD_WEBHOOK": fake.url}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chute.engine", "--config", str(root / "chute.toml"), "--no-server"], env=env
+    )
+    try:
+        wait_for(lambda: (root / "state" / "journal.sqlite").exists(), what="the engine to start")
+        for i in range(30):
+            (root / "inbox" / f"bad-{i}.json").write_bytes(b"{")
+
+        def failed() -> int:
+            try:
+                with sqlite3.connect(root / "state" / "journal.sqlite") as conn:
+                    return conn.execute("SELECT count(*) FROM files WHERE state='failed'").fetchone()[0]
+            except sqlite3.OperationalError:
+                return 0  # the engine is still creating its tables
+
+        wait_for(lambda: failed() == 30, timeout=30, what="30 failures")
+    finally:
+        proc.kill()
+        proc.wait()
+    again = discord_engine(tmp_path, monkeypatch, fake, group_wait=0.2)
+    try:
+        wait_for(lambda: fake.requests, timeout=10, what="the failures from before the kill")
+        assert fake.requests[0][1]["embeds"][0]["title"] == "30 file(s) failed"
+        (alert,) = [a for a in again.alerts() if a.kind == "files_failed"]
+        assert alert.count == 30
     finally:
         again.stop()
         fake.close()

@@ -59,10 +59,10 @@ class Alerter:
         self._lock = threading.Lock()
         self._changed = False
 
-    def state(self) -> list[dict[str, Any]] | None:
+    def state(self, force: bool = False) -> list[dict[str, Any]] | None:
         """The groups as plain data if they changed since the last call (None: unchanged)."""
         with self._lock:
-            if not self._changed:
+            if not (self._changed or force):
                 return None
             self._changed = False
             return [{**asdict(g), "samples": list(g.samples)} for g in self._groups.values()]

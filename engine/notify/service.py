@@ -3,9 +3,10 @@ groups them, records them in the alert centre and queues them in the journaled o
 channel (Discord, email) delivers its part of the outbox on its own thread (delivery.py) with the
 retry rules each answer calls for.
 
-The groups being gathered are kept in the journal (kv "alert_groups") each tick and at stop, so
-a restart during group_wait loses none of them; a kill -9 loses at most the last tick's news.
-Nothing here runs on the pipeline's threads except `files_failed`, which only counts in memory.
+Failed files are read from the journal's "failed" events, behind a cursor. The cursor and the
+groups being gathered are saved together in the journal (kv "alert_groups") each tick and at
+stop, so a restart (even a kill -9) during group_wait loses no alert and counts none twice: the
+next start goes on from the saved cursor. Nothing here runs on the pipeline's threads.
 """
 
 from __future__ import annotations
@@ -77,16 +78,26 @@ class Notifier:
             self.channels["email"] = ChannelDelivery(
                 "email", self.email.send, self.journal, None, "email login refused", retry_base, self._stop
             )
+        self._cursor = 0  # the last journal event read for failures
+        self._saved_cursor = 0
+        self._resume()
         self._health = "pass"
         self._bad_checks: set[str] = set()
         self._http_burst = False
 
     # --- raising ------------------------------------------------------------------------------
 
-    def files_failed(self, outcomes) -> None:
-        failed = [o for o in outcomes if o.target_state == "failed"]
-        for o in failed:
-            self.alerter.raise_("files_failed", "files_failed", "warning", "{n} file(s) failed", o.message)
+    def _read_failures(self) -> None:
+        """Raise the files that failed since the cursor, as the journal recorded them."""
+        events = self.journal.events
+        upto = self.journal.last_event_id
+        while self._cursor < upto:
+            batch = events.of_type("failed", self._cursor, upto)
+            for e in batch:
+                self.alerter.raise_(
+                    "files_failed", "files_failed", "warning", "{n} file(s) failed", e.message
+                )
+            self._cursor = batch[-1].id if len(batch) == 1000 else upto
 
     def job_failed(self, name: str, message: str) -> None:
         self.alerter.raise_(f"job:{name}", "job_failed", "critical", f"the {name} job failed", message)
@@ -149,10 +160,19 @@ class Notifier:
 
     # --- threads ------------------------------------------------------------------------------
 
-    def start(self) -> None:
+    def _resume(self) -> None:
+        """The groups and cursor saved by the last run (or, the first time, a cursor at now)."""
         saved = self.journal.kv.get(GROUPS_KEY)
         if saved:
-            self.alerter.load(json.loads(saved))
+            state = json.loads(saved)
+            self.alerter.load(state["groups"])
+            self._cursor = self._saved_cursor = state["cursor"]
+        else:  # the first start with alerts: failures of this run only, not the journal's past
+            self._cursor = self.journal.last_event_id
+            self._saved_cursor = -1
+            self._save_groups()  # saved now, so a kill later resumes from here
+
+    def start(self) -> None:
         t = threading.Thread(target=self._alert_loop, name="chute-alerts", daemon=True)
         t.start()
         self._threads.append(t)
@@ -168,12 +188,16 @@ class Notifier:
         # pending in the journaled outbox and goes out after the next start.
         for t in self._threads:
             t.join(3.0)
-        self._save_groups()
+        if not self._threads or not self._threads[0].is_alive():  # the alert thread is done
+            self._read_failures()  # the last failures, so the next start has them
+            self._save_groups()
 
     def _save_groups(self) -> None:
-        state = self.alerter.state()
-        if state is not None:
-            self.journal.kv.set(GROUPS_KEY, json.dumps(state))
+        """The groups and the failure cursor, together, when either moved."""
+        groups = self.alerter.state(force=self._cursor != self._saved_cursor)
+        if groups is not None:
+            self.journal.kv.set(GROUPS_KEY, json.dumps({"cursor": self._cursor, "groups": groups}))
+            self._saved_cursor = self._cursor
 
     def _alert_loop(self) -> None:
         next_check = time.monotonic() + self.config.alerts.check_every
@@ -182,6 +206,7 @@ class Notifier:
                 if time.monotonic() >= next_check:
                     next_check = time.monotonic() + self.config.alerts.check_every
                     self._check()
+                self._read_failures()
                 flushes = self.alerter.due()
                 for f in flushes:
                     self._flush(f)
