@@ -92,8 +92,8 @@ def _files_by_kind(queries, since: float, until: float) -> dict[str, Any]:
 def _latencies(queries, since: float, until: float) -> dict[str, Any]:
     timings = queries.timings(since, until)
     return {
-        "latency": vars(quantiles([t.latency for t in timings])),
-        "processing": vars(quantiles([t.duration for t in timings])),
+        "latency": vars(quantiles(timings.latency)),
+        "processing": vars(quantiles(timings.duration)),
     }
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import schedule
 
+from . import logs
 from .journal import Journal
 from .model import JobRecord, JobStatus
 from .schedules import When
@@ -129,6 +130,7 @@ class Scheduler:
                     log.exception("job %s failed", name)
                     outcome, message = "failed", f"{type(exc).__name__}: {exc}"
             self.journal.jobs.finished(name, time.time(), outcome, time.monotonic() - t0, message)
+            logs.job_outcome(name, outcome, time.monotonic() - t0, message)
             if outcome != "ok":
                 self.on_failure(name, message)
         except Exception:

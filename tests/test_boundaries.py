@@ -22,6 +22,9 @@ PUBLIC = {
     "chute.engine.logs": None,
     "chute.engine.backup": {"BackupError", "Backups", "verify", "restore"},
     "chute.engine.report": None,
+    "chute.engine.printable": None,  # names and reasons made safe for a terminal
+    "chute.engine.endpoint": {"lookup", "publish"},  # where a running engine's API listens
+    "chute.engine.joblock": {"JobBusy", "exclusive"},  # `chute backup` beside an engine without an API
 }
 # Engine attributes that are its parts, not its API.
 PARTS = {"journal", "pipeline", "watcher", "scheduler", "notifier", "durations", "registry"}
