@@ -47,7 +47,7 @@ class Journal:
         self.jobs = JobStore(self.db, self.events)
         self.outbox = OutboxStore(self.db)
         self.kv = KeyValueStore(self.db)
-        self.repair = RepairStore(self.db)
+        self.repair = RepairStore(self.db, self.files)
 
     @property
     def path(self) -> Path:

@@ -49,14 +49,16 @@ class FileStore:
 
     # --- paths: relative to the root in the journal, absolute outside it -----------------------
 
-    def _stored(self, path: str | None) -> str | bytes | None:
+    def to_db(self, path: str | None) -> str | bytes | None:
+        """A path as the journal keeps it: relative to the root when under it."""
         if path is not None and self._root is not None and os.path.isabs(path):
             rel = os.path.relpath(path, self._root)
             if not rel.startswith(".."):
                 path = rel
         return db_path(path)
 
-    def _path(self, value: str | bytes | None) -> str | None:
+    def from_db(self, value: str | bytes | None) -> str | None:
+        """A path from the journal, absolute again."""
         path = py_path(value)
         if path is not None and self._root is not None and not os.path.isabs(path):
             return os.path.join(self._root, path)
@@ -86,7 +88,7 @@ class FileStore:
         """A FileRecord from a row of FILE_COLUMNS."""
         r = list(row)
         r[1] = py_path(r[1])
-        r[14] = self._path(r[14])
+        r[14] = self.from_db(r[14])
         return FileRecord(*r)
 
     # --- the pipeline's writes, in the order a file meets them ----------------------------------
@@ -105,7 +107,7 @@ class FileStore:
                     (
                         first + i,
                         db_path(a.name),
-                        self._stored(a.src),
+                        self.to_db(a.src),
                         a.ino,
                         QUEUED,
                         a.size,
@@ -143,7 +145,7 @@ class FileStore:
                         o.error_kind,
                         o.reason,
                         o.duration,
-                        self._stored(o.dest),
+                        self.to_db(o.dest),
                         now,
                         o.id,
                     )
@@ -245,7 +247,7 @@ class FileStore:
                 )
                 name = py_path(row[0])
                 self._events.write(c, [(now, "retry_requested", fid, name, None)])
-                done.append(RetryMove(fid, name, self._path(row[1])))
+                done.append(RetryMove(fid, name, self.from_db(row[1])))
         return done
 
     # --- faults: what could not be moved, and claims undone -----------------------------------
@@ -297,12 +299,13 @@ class FileStore:
             ACTIVE_STATES,
         ).fetchall()
         return [
-            ActiveRow(r[0], py_path(r[1]), self._path(r[2]), *r[3:6], self._path(r[6]), *r[7:]) for r in rows
+            ActiveRow(r[0], py_path(r[1]), self.from_db(r[2]), *r[3:6], self.from_db(r[6]), *r[7:])
+            for r in rows
         ]
 
     def dests_in(self, folder: str) -> list[str]:
         """Destinations the journal holds directly inside `folder`."""
-        prefix = py_path(self._stored(folder.rstrip("/"))) + "/"
+        prefix = py_path(self.to_db(folder.rstrip("/"))) + "/"
         read = self._db.reader
         rows = read.execute(
             "SELECT dest FROM files WHERE dest >= ? AND dest < ?", (prefix, prefix[:-1] + "0")
@@ -312,7 +315,7 @@ class FileStore:
         rows += read.execute(
             "SELECT dest FROM files WHERE typeof(dest) = 'blob' AND substr(dest, 1, ?) = ?", (len(raw), raw)
         ).fetchall()
-        return [self._path(d) for d in (py_path(r[0]) for r in rows) if "/" not in d[len(prefix) :]]
+        return [self.from_db(d) for d in (py_path(r[0]) for r in rows) if "/" not in d[len(prefix) :]]
 
     def find_done_by_sha(self, sha256: str, exclude_id: int) -> int | None:
         row = self._db.reader.execute(

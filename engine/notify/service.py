@@ -19,6 +19,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ..config import Config
+from ..journal import JournalError
 from .alerter import Alerter, Flush
 from .delivery import ChannelDelivery
 from .discord import DiscordSender, embed
@@ -89,6 +90,8 @@ class Notifier:
 
     def _read_failures(self) -> None:
         """Raise the files that failed since the cursor, as the journal recorded them."""
+        if self.journal.db.identity_problem():
+            return  # the journal is gone: reading would create an empty file in its place
         events = self.journal.events
         upto = self.journal.last_event_id
         while self._cursor < upto:
@@ -188,9 +191,13 @@ class Notifier:
         # pending in the journaled outbox and goes out after the next start.
         for t in self._threads:
             t.join(3.0)
-        if not self._threads or not self._threads[0].is_alive():  # the alert thread is done
-            self._read_failures()  # the last failures, so the next start has them
-            self._save_groups()
+        # A lost journal (deleted, replaced) is not touched again: a read would create a new file.
+        if (not self._threads or not self._threads[0].is_alive()) and not self.journal.db.identity_problem():
+            try:
+                self._read_failures()  # the last failures, so the next start has them
+                self._save_groups()
+            except JournalError as exc:
+                log.warning("alert groups not saved at stop: %s", exc)
 
     def _save_groups(self) -> None:
         """The groups and the failure cursor, together, when either moved."""
