@@ -13,13 +13,15 @@ from typing import Any
 # File states as stored in the journal.
 QUEUED = "queued"  # claimed out of the inbox, waiting for or in processing
 RETRYING = "retrying"  # a transient error; waits for its backoff
+DISPATCHED = "dispatched"  # handed to the cluster, waiting for a worker
+PROCESSING = "processing"  # a cluster worker has it (which one, and its lease: the dispatches table)
 PLACING = "placing"  # result decided, being moved to its destination
 DONE = "done"
 FAILED = "failed"
 DUPLICATE = "duplicate"
 VANISHED = "vanished"  # removed by someone else before it could be claimed
 
-ACTIVE_STATES = (QUEUED, RETRYING, PLACING)
+ACTIVE_STATES = (QUEUED, RETRYING, PLACING, DISPATCHED, PROCESSING)
 FINAL_STATES = (DONE, FAILED, DUPLICATE, VANISHED)
 STATES = ACTIVE_STATES + FINAL_STATES
 
@@ -438,3 +440,34 @@ _NESTED: dict[tuple[str, str], tuple[type, str]] = {
 def worst(statuses: list[str]) -> str:
     """Combine health statuses: any fail is fail, else any warn is warn."""
     return "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """A file the pipeline hands to the cluster (engine/cluster), with what it already knows about it."""
+
+    id: int
+    name: str
+    kind: str
+    size: int
+    sha256: str
+    isolated: bool
+    note: str | None
+    started_at: float
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """A cluster worker as its heartbeats describe it."""
+
+    name: str
+    host: str
+    pid: int
+    version: str
+    concurrency: int
+    in_flight: int
+    done: int
+    failed: int
+    first_seen: float
+    last_seen: float
+    alive: bool  # heard from within the lease

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from chute.engine import Engine, EngineError, __version__
+from chute.engine.cluster.command import add_worker_args, run_worker
 from chute.engine.config import CONFIG_NAME, Config, ConfigError, init, locate
 from chute.engine.endpoint import lookup as api_url
 from chute.engine.engine import MAX_PAGE
@@ -93,22 +94,29 @@ def cmd_status(args: argparse.Namespace) -> int:
     counts = dict.fromkeys(STATES, 0)
     kinds: dict[str, dict[str, int]] = {}
     failed = []
+    workers: list = []
     if config.paths.journal.exists():  # a fresh root has no journal yet: all zeros
         engine = _open_journal(config)
         try:
             snap = engine.snapshot()
             counts, kinds = snap.counts, snap.kinds
             failed = engine.files(state="failed", limit=5).items
+            workers = engine.workers()
         finally:
             engine.stop()
     running = Engine.running_on(config)
     if args.json:
-        print(json.dumps({"running": running, "counts": counts, "kinds": kinds}))
+        print(json.dumps({"running": running, "counts": counts, "kinds": kinds, "workers": to_dict(workers)}))
         return EXIT_OK
     print(f"chute {__version__} — {config.paths.root} — engine {'running' if running else 'not running'}")
     print("  " + "  ".join(f"{s}: {n}" for s, n in counts.items() if n or s in ("done", "failed")))
     for kind, by_state in sorted(kinds.items()):
         print(f"  {kind:<8} " + "  ".join(f"{s}: {n}" for s, n in sorted(by_state.items())))
+    for w in workers:
+        print(
+            f"  worker {w.name} on {w.host}: {'up' if w.alive else 'silent'}, {w.in_flight} in flight, "
+            f"{w.done} done, {w.failed} failed, last seen {time.time() - w.last_seen:.0f}s ago"
+        )
     if failed:
         print("recent failures:")
         for f in failed:
@@ -456,6 +464,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=0, help="API port (default: any free one)")
     p.add_argument("--seed", type=int, help="make the traffic repeatable")
     p.add_argument("--headless", type=float, metavar="SECONDS", help="no console: print status for SECONDS")
+
+    p = command(
+        sub, "worker", run_worker, "process files for an engine from this machine (Dramatiq over Redis)"
+    )
+    add_worker_args(p)
 
     p = command(sub, "init", cmd_init, "write a commented chute.toml and the folders", changes=True)
     p.add_argument("dir", nargs="?", type=Path, help="the root to create (default: --root, else .)")
