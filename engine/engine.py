@@ -25,6 +25,7 @@ from .lock import EngineLock, LockHeld
 from .lock import held as lock_held
 from .model import (
     ACTIVE_STATES,
+    API_PREFIX,
     NOT_RETRIABLE,
     STATES,
     Alert,
@@ -394,7 +395,7 @@ class Engine:
         now = time.time()
         since = (int(now // 60) - minutes + 1) * 60
         files = per_minute(self._j().figures.finished(since), minutes, now)
-        http = {p["minute"]: p for p in self.requests.history(minutes)}
+        http = {p["minute"]: p for p in self.requests.history(minutes, exclude=API_PREFIX)}
         out = []
         for point in files:
             h = http.get(point["minute"], {})

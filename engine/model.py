@@ -21,6 +21,10 @@ FAILED = "failed"
 DUPLICATE = "duplicate"
 VANISHED = "vanished"  # removed by someone else before it could be claimed
 
+# The engine's own HTTP API: left out of the HTTP figures shown for the watched app, since most of
+# its traffic is consoles polling.
+API_PREFIX = "/api/v1/"
+
 ACTIVE_STATES = (QUEUED, RETRYING, PLACING, DISPATCHED, PROCESSING)
 FINAL_STATES = (DONE, FAILED, DUPLICATE, VANISHED)
 STATES = ACTIVE_STATES + FINAL_STATES
@@ -62,7 +66,7 @@ class FileRecord:
     updated_at: float
     finished_at: float | None
     duration: float | None  # seconds spent processing the last attempt
-    latency: float | None  # arrival to placement, seconds
+    latency: float | None  # close of write (or the last retry request) to placed, seconds
     dest: str | None
 
 
@@ -102,7 +106,7 @@ class Snapshot:
     queue_depth: int
     in_flight: int
     rate_per_min: float  # files finished in the last minute
-    latency: Quantiles  # arrival to placement, recent files
+    latency: Quantiles  # close of write (or retry) to placed, the last 1,000 files
     processing: Quantiles  # time in the processor, recent files
     last_scan_at: float | None
     watcher_alive: bool
@@ -332,7 +336,7 @@ class KindCount:
 class Timings:
     """Two columns over the same files (a column each, since they are read for quantiles)."""
 
-    latency: list[float | None]  # arrival to placement, seconds
+    latency: list[float | None]  # close of write (or the last retry request) to placed, seconds
     duration: list[float | None]  # in the processor, seconds
 
     @classmethod
