@@ -10,18 +10,17 @@ from __future__ import annotations
 import html
 import json
 import os
-import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .printable import printable
 from .stats import quantiles
 
 if TYPE_CHECKING:
     from .engine import Engine
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def folder_size(path: Path) -> tuple[int, int]:
@@ -51,7 +50,7 @@ def build(engine: Engine, since: float | None = None, until: float | None = None
     until = until or time.time()
     since = since or until - 86400
     doc: dict[str, Any] = {
-        "engine": printable(engine.config.name),
+        "engine": _shown(engine.config.name),
         "generated_at": time.time(),
         "since": since,
         "until": until,
@@ -67,24 +66,17 @@ def build(engine: Engine, since: float | None = None, until: float | None = None
     return doc
 
 
-def printable(text: str | None) -> str:
-    """Text fit for every report format: bytes that are not UTF-8 (names on Linux are bytes) and
-    control characters are shown as \\xNN, so a name can neither break the files nor the terminal
-    or mail client that shows them."""
-    if text is None:
-        return ""
-    try:
-        raw = text.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:  # a lone surrogate that did not come from a file name
-        raw = text.encode("utf-8", "backslashreplace")
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", raw.decode("utf-8", "backslashreplace"))
+def _shown(text: str | None) -> str | None:
+    """A name or reason fit for every report format (and the terminal or mail client showing it):
+    undecodable bytes and control characters as \\xNN; None stays None."""
+    return None if text is None else printable(text)
 
 
 def _files_by_kind(queries, since: float, until: float) -> dict[str, Any]:
     by_kind: dict[str, dict[str, int]] = {}
     totals: dict[str, int] = {}
     for c in queries.counts(since, until):
-        by_kind.setdefault(printable(c.kind or "none"), {})[c.state] = c.count
+        by_kind.setdefault(_shown(c.kind or "none"), {})[c.state] = c.count
         totals[c.state] = totals.get(c.state, 0) + c.count
     return {"totals": totals, "by_kind": by_kind}
 
@@ -100,15 +92,15 @@ def _latencies(queries, since: float, until: float) -> dict[str, Any]:
 def _failures(queries, since: float, until: float) -> dict[str, Any]:
     return {
         "top_failure_reasons": [
-            {"error_kind": printable(r.error_kind), "reason": printable(r.reason), "count": r.count}
+            {"error_kind": _shown(r.error_kind), "reason": _shown(r.reason), "count": r.count}
             for r in queries.top_reasons(since, until)
         ],
         "recent_failures": [
             {
                 "id": f.id,
-                "name": printable(f.name),
-                "error_kind": printable(f.error_kind),
-                "reason": printable(f.reason),
+                "name": _shown(f.name),
+                "error_kind": _shown(f.error_kind),
+                "reason": _shown(f.reason),
                 "at": f.finished_at,
             }
             for f in queries.recent_failures(since)
@@ -145,7 +137,7 @@ def _requests(requests) -> dict[str, Any]:
         "latency": stats["latency"],
         "top_endpoints": [
             {
-                "route": printable(e["route"]),
+                "route": _shown(e["route"]),
                 "count": e["count"],
                 "error_rate": e["error_rate"],
                 "p95": e["latency"]["p95"],
