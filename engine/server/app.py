@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 from .. import __version__
 from ..engine import EngineError
 from ..model import STATES, to_dict
-from ..monitor import Monitor
+from ..monitor import Monitor, shapes
 from . import auth
 from .metrics import exposition
 from .openapi import document
@@ -101,7 +101,7 @@ def create_app(engine, token: str) -> Flask:
     app = Flask("chute")
     app.json.sort_keys = False
     app.config["MAX_CONTENT_LENGTH"] = 1 << 20
-    Monitor(app, collector=engine.requests, health_route=None)
+    Monitor(app, collector=engine.requests, add_routes=False, health_route=None)
 
     @app.errorhandler(ApiError)
     def api_error(err: ApiError):
@@ -291,19 +291,19 @@ def run_job(engine, name: str) -> dict[str, Any]:
 
 
 def monitoring(engine) -> Blueprint:
-    """The routes the original Flask monitoring extension served, for tools made for it."""
+    """The routes the original Flask monitoring extension served, in its shapes, for tools made for it."""
     bp = Blueprint("monitoring", __name__, url_prefix="/monitoring")
 
     @bp.get("/stats")
     def stats():
-        return jsonify(engine.requests.stats())
+        return jsonify(shapes.stats(engine.requests))
 
     @bp.get("/endpoints")
     def endpoints():
-        return jsonify({"endpoints": engine.requests.endpoints()})
+        return jsonify(shapes.endpoints(engine.requests))
 
     @bp.get("/requests")
     def requests_():
-        return jsonify({"requests": engine.requests.recent(int_arg("limit", 100, 1, MAX_LIMIT))})
+        return jsonify(shapes.requests(engine.requests, int_arg("limit", 100, 1, MAX_LIMIT)))
 
     return bp
