@@ -66,11 +66,19 @@ class AppServices:
     def __init__(
         self, collector: Collector, folder: Path, config: Config, health: Callable[[], Health]
     ) -> None:
+        from ..notify.secrets import discord_webhook, smtp_password
+
+        # A missing or unreadable secret stops the app at start, not silently at the first alert.
+        if config.discord.enabled:
+            discord_webhook(config)
+        if config.email.enabled:
+            smtp_password(config)
         self.requests = collector
         self.folder = Path(folder)
         self.config = config
         self._health = health
         self.retry_base = 5.0  # seconds before the first redelivery; doubles each time
+        self.elect_every = ELECT_EVERY
         self.journal: Journal | None = None
         self.notifier = None
         self.scheduler = None
@@ -111,7 +119,7 @@ class AppServices:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd)
-                self._stop.wait(ELECT_EVERY)
+                self._stop.wait(self.elect_every)
                 continue
             self._lock_fd = fd
             try:
@@ -168,12 +176,15 @@ class AppServices:
     def _save(self, doc: dict[str, Any]) -> Path:
         folder = self.folder / "reports"
         folder.mkdir(exist_ok=True)
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(doc["generated_at"]))
+        base = stamp = "report-" + time.strftime("%Y%m%d-%H%M%S", time.localtime(doc["generated_at"]))
+        n = 1
+        while (folder / f"{base}.txt").exists():
+            base, n = f"{stamp}.{n}", n + 1
         for ext, text in (("txt", app_report.render_text(doc)), ("html", app_report.render_html(doc))):
-            tmp = folder / f".report-{stamp}.{ext}.part"
+            tmp = folder / f".{base}.{ext}.part"
             tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, folder / f"report-{stamp}.{ext}")
-        return folder / f"report-{stamp}.txt"
+            os.replace(tmp, folder / f"{base}.{ext}")
+        return folder / f"{base}.txt"
 
     def run_report(self) -> dict[str, Any]:
         """Start a report now. RuntimeError: another process runs the reports, or one is running."""
