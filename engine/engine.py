@@ -73,7 +73,7 @@ class Engine:
         self._take_lock()
         self.journal = Journal(paths.state / "journal.sqlite")
         self.started_at = time.time()
-        self.durations.seed(self.journal.duration_buckets(DURATION_BUCKETS))
+        self.durations.seed(self.journal.figures.duration_buckets(DURATION_BUCKETS))
         # The watcher hands candidates to the pipeline; the pipeline asks the watcher to look
         # again at a file that changed, or to report a non-regular one.
         self.watcher = Watcher(
@@ -95,7 +95,7 @@ class Engine:
         self._running = True
         for service in self._extras:
             service.start()
-        self.journal.add_event("engine_started", f"engine {self.config.name} started (chute {__version__})")
+        self.journal.events.add("engine_started", f"engine {self.config.name} started (chute {__version__})")
         log.info("watching %s", paths.inbox)
 
     def _start_notify_and_jobs(self) -> None:
@@ -140,10 +140,10 @@ class Engine:
         from . import report
 
         now = time.time()
-        last = self._j().get_kv("last_report_at")
+        last = self._j().kv.get("last_report_at")
         doc = report.build(self, since=float(last) if last else now - 86400, until=now)
         saved = report.save(doc, self.config.paths.archive)
-        self._j().set_kv("last_report_at", str(now))
+        self._j().kv.set("last_report_at", str(now))
         totals = doc["totals"]
         subject = (
             f"chute report {self.config.name}: {totals.get('done', 0)} done, {totals.get('failed', 0)} failed"
@@ -165,7 +165,7 @@ class Engine:
             return
         self._running = False
         if self.journal:
-            self.journal.interrupt_waiters()
+            self.journal.events.interrupt_waiters()
         for service in reversed(self._extras):
             try:
                 service.stop()
@@ -180,7 +180,7 @@ class Engine:
         if self.notifier:
             self.notifier.stop()
         if self.journal:
-            self.journal.add_event("engine_stopped", f"engine {self.config.name} stopped")
+            self.journal.events.add("engine_stopped", f"engine {self.config.name} stopped")
             self.journal.close()
         self._release_lock()
 
@@ -213,7 +213,7 @@ class Engine:
     def _skipped(self, name: str, why: str) -> None:
         log.warning("skipped %r in the inbox: %s", name, why)
         if self.journal:
-            self.journal.add_event("skipped", f"{name}: {why}", data={"name": name})
+            self.journal.events.add("skipped", f"{name}: {why}", data={"name": name})
 
     # --- the API -------------------------------------------------------------------------------
 
@@ -224,32 +224,27 @@ class Engine:
 
     def snapshot(self) -> Snapshot:
         j = self._j()
-        counts = dict.fromkeys(STATES, 0)
-        kinds: dict[str, dict[str, int]] = {}
-        for (state, kind), n in j.counts().items():
-            counts[state] = counts.get(state, 0) + n
-            if kind:
-                kinds.setdefault(kind, {})[state] = n
-        timings = j.recent_timings(1000)
+        counts = j.figures.counts()
+        timings = j.figures.recent_timings(1000)
         now = time.time()
         return Snapshot(
             name=self.config.name,
             version=__version__,
             started_at=self.started_at,
             uptime=now - self.started_at,
-            counts=counts,
-            kinds=kinds,
-            total=sum(counts.values()),
+            counts=counts.counts,
+            kinds=counts.kinds,
+            total=counts.total,
             queue_depth=self.pipeline.queue_depth if self.pipeline else 0,
             in_flight=self.pipeline.in_flight if self.pipeline else 0,
-            rate_per_min=float(j.finished_since(now - 60)),
-            latency=quantiles([t[0] for t in timings]),
-            processing=quantiles([t[1] for t in timings]),
+            rate_per_min=float(j.figures.finished_since(now - 60)),
+            latency=quantiles([t.latency for t in timings]),
+            processing=quantiles([t.duration for t in timings]),
             last_scan_at=self.watcher.last_scan_at if self.watcher else None,
             watcher_alive=bool(self.watcher and self.watcher.alive()),
             schedules=self.schedules(),
             last_event_id=j.last_event_id,
-            unread_alerts=j.unread_alerts(),
+            unread_alerts=j.alerts.unread(),
         )
 
     def schedules(self) -> list[dict[str, Any]]:
@@ -268,18 +263,11 @@ class Engine:
             raise ValueError(f"state must be one of {', '.join(STATES)} (got {state!r})")
         if not 1 <= limit <= MAX_PAGE:
             raise ValueError(f"limit must be between 1 and {MAX_PAGE} (got {limit})")
-        items = self._j().files(state=state, kind=kind, q=q, limit=limit, before=before)
+        items = self._j().files.page(state=state, kind=kind, q=q, limit=limit, before=before)
         return FilePage(items=items, next_before=items[-1].id if len(items) == limit else None)
 
     def file(self, file_id: int) -> FileDetail | None:
-        j = self._j()
-        found = j.file(file_id)
-        if found is None:
-            return None
-        record, meta = found
-        return FileDetail(
-            file=record, meta=meta, attempts=j.attempts(file_id), events=j.events(file_id=file_id)
-        )
+        return self._j().files.detail(file_id)
 
     def retry(self, ids: list[int]) -> RetryResult:
         if self.pipeline is None:
@@ -287,13 +275,13 @@ class Engine:
         return self.pipeline.retry(ids)
 
     def retry_failed(self) -> RetryResult:
-        return self.retry(self._j().failed_ids())
+        return self.retry(self._j().files.failed_ids())
 
     def events(self, since: int = 0, limit: int = 500, wait: float = 0.0) -> list[Event]:
         j = self._j()
         if wait > 0 and j.last_event_id <= since:
-            j.wait_events(since, wait)
-        return j.events(since=since, limit=limit)
+            j.events.wait(since, wait)
+        return j.events.since(since, limit)
 
     def last_event_id(self) -> int:
         return self._j().last_event_id
@@ -304,7 +292,7 @@ class Engine:
             raise ValueError(f"minutes must be between 1 and 1440 (got {minutes})")
         now = time.time()
         since = (int(now // 60) - minutes + 1) * 60
-        files = per_minute(self._j().finished_rows(since), minutes, now)
+        files = per_minute(self._j().figures.finished(since), minutes, now)
         http = {p["minute"]: p for p in self.requests.history(minutes)}
         out = []
         for point in files:
@@ -352,16 +340,13 @@ class Engine:
         return Health(status=worst([c[0]["status"] for c in checks.values()]), checks=checks)
 
     def alerts(self, limit: int = 100, unread_only: bool = False, before: int | None = None) -> list[Alert]:
-        import json
+        return self._j().alerts.list(limit=limit, unread_only=unread_only, before=before)
 
-        rows = self._j().alerts(limit=limit, unread_only=unread_only, before=before)
-        return [
-            Alert(i, ts, kind, sev, title, body, count, bool(read), json.loads(data) if data else {})
-            for i, ts, kind, sev, title, body, count, read, data in rows
-        ]
+    def unread_alerts(self) -> int:
+        return self._j().alerts.unread()
 
     def mark_alert_read(self, alert_id: int, read: bool = True) -> bool:
-        return self._j().mark_alert_read(alert_id, read)
+        return self._j().alerts.mark_read(alert_id, read)
 
     def wait_idle(self, timeout: float = 30.0, settle: float = 0.3) -> bool:
         """Block until nothing is pending anywhere for `settle` seconds (tests and demos)."""

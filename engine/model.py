@@ -6,6 +6,7 @@ Defined once here so that the console cannot tell an in-process engine from a re
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,6 +145,145 @@ class Health:
 class RetryResult:
     retried: list[int]
     skipped: dict[int, str]  # id -> why not
+
+
+# --- what the journal stores hand back (one dataclass per kind of row) -------------------------
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A complete file in the inbox, as the pipeline claims it."""
+
+    name: str
+    src: str
+    ino: int
+    size: int
+    arrived_at: float
+
+
+@dataclass
+class Outcome:
+    """The result of one attempt, as the pipeline hands it to the journal."""
+
+    id: int
+    target_state: str  # done | failed | duplicate
+    kind: str | None
+    size: int | None
+    sha256: str | None
+    started_at: float
+    duration: float
+    meta: dict[str, Any] = field(default_factory=dict)
+    error_kind: str | None = None
+    reason: str | None = None
+    dest: str | None = None
+    message: str = ""
+    meta_json: str | None = None  # `meta` encoded once, shared with the sidecar
+
+    def encoded_meta(self) -> str:
+        if self.meta_json is None:
+            self.meta_json = encode_json(self.meta)
+        return self.meta_json
+
+
+encode_json = json.JSONEncoder(default=str).encode
+
+
+@dataclass(frozen=True)
+class ActiveRow:
+    """A file not yet final, with what recovery needs to finish or redo its step."""
+
+    id: int
+    name: str
+    src: str
+    src_ino: int | None
+    state: str
+    target_state: str | None
+    dest: str | None
+    attempts: int
+    arrived_at: float
+    next_attempt_at: float | None
+    meta: str | None
+    error_kind: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class RetryMove:
+    """A failed file put back in the queue: where it lies now, to bring it back to state/work."""
+
+    id: int
+    name: str
+    src: str
+
+
+@dataclass(frozen=True)
+class StateCounts:
+    counts: dict[str, int]  # state -> files (every state, zeros included)
+    kinds: dict[str, dict[str, int]]  # kind -> state -> files
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class KindCount:
+    kind: str | None
+    state: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Timing:
+    latency: float | None  # arrival to placement, seconds
+    duration: float | None  # in the processor, seconds
+
+
+@dataclass(frozen=True)
+class Finished:
+    state: str
+    finished_at: float
+    latency: float | None
+    duration: float | None
+
+
+@dataclass(frozen=True)
+class DurationBucket:
+    kind: str
+    index: int  # into stats.DURATION_BUCKETS; len(DURATION_BUCKETS) is +Inf
+    count: int
+    total: float  # sum of the durations
+
+
+@dataclass(frozen=True)
+class FailureReason:
+    error_kind: str
+    reason: str  # first 80 characters, so per-file details group together
+    count: int
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """A scheduled job's last run as journaled."""
+
+    name: str
+    last_started_at: float | None = None
+    last_finished_at: float | None = None
+    last_outcome: str | None = None  # ok | failed
+    last_duration: float | None = None
+    last_message: str | None = None
+    runs: int = 0
+    failures: int = 0
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    channel: str  # discord | email
+    state: str  # pending | sent | dead
+    attempts: int
+    last_error: str | None
+    payload: dict[str, Any]
 
 
 def to_dict(obj: Any) -> Any:

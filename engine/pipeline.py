@@ -29,8 +29,19 @@ from typing import Generic, TypeVar
 
 from .config import Config
 from .isolation import IsolatedRunner
-from .journal import Arrival, Journal, Outcome, display
-from .model import DONE, DUPLICATE, FAILED, PLACING, QUEUED, RETRYING, RetryResult
+from .journal import Journal, display
+from .model import (
+    DONE,
+    DUPLICATE,
+    FAILED,
+    PLACING,
+    QUEUED,
+    RETRYING,
+    ActiveRow,
+    Arrival,
+    Outcome,
+    RetryResult,
+)
 from .placement import ERROR_SUFFIX, META_SUFFIX, Placer, error_document, meta_document, move
 from .processors import ProcessingError, Registry, Result
 from .processors.base import prefetched
@@ -130,7 +141,8 @@ class Pipeline:
         # Plain strings on the hot path: pathlib's parsing was a tenth of a burst's CPU.
         self.work_dir = os.path.join(self.paths.state, "work")
         self.tmp_dir = os.path.join(self.paths.state, "tmp")
-        self.placer = Placer(self.paths, taken=journal.dests_in)
+        self.files = journal.files
+        self.placer = Placer(self.paths, taken=self.files.dests_in)
         self.runner = IsolatedRunner(self.cfg.isolated_workers, self.cfg.timeout, self.cfg.memory_limit_mb)
         self._on_recheck = on_recheck
         self._on_skipped = on_skipped
@@ -232,7 +244,7 @@ class Pipeline:
             arrivals.append(Arrival(c.name, c.path, st.st_ino, st.st_size, c.seen_at))
         if not arrivals:
             return []
-        ids = self.journal.claim(arrivals)
+        ids = self.files.claim(arrivals)
         items: list[WorkItem] = []
         lost: list[tuple[int, str]] = []
         for fid, a in zip(ids, arrivals, strict=True):
@@ -246,7 +258,7 @@ class Pipeline:
                 continue
             items.append(WorkItem(fid, a.name, 0))
         if lost:
-            self.journal.mark_vanished(lost)
+            self.files.mark_vanished(lost)
         return items
 
     # --- process -------------------------------------------------------------------------------
@@ -319,7 +331,7 @@ class Pipeline:
                 size, sha, choice = prep.size, prep.sha256, prep.choice
             kind = choice.processor.kind
             note = choice.note
-            dup_of = self.journal.find_done_by_sha(sha, item.id) if self.cfg.duplicates == "mark" else None
+            dup_of = self.files.find_done_by_sha(sha, item.id) if self.cfg.duplicates == "mark" else None
             if dup_of is not None:
                 result = Result(meta={"duplicate_of": dup_of})
                 target = DUPLICATE
@@ -339,42 +351,40 @@ class Pipeline:
                 result.meta["note"] = note
             duration = time.perf_counter() - t0
             outcome = Outcome(
-                item.id,
-                target,
-                kind,
-                size,
-                sha,
-                result.meta,
-                None,
-                None,
-                started,
-                duration,
+                id=item.id,
+                target_state=target,
+                kind=kind,
+                size=size,
+                sha256=sha,
+                meta=result.meta,
+                started_at=started,
+                duration=duration,
                 message=item.name,
             )
             return _Done(item, outcome, result.outputs)
         except FileNotFoundError:
-            self.journal.mark_vanished([(item.id, "its working copy in state/work disappeared")])
+            self.files.mark_vanished([(item.id, "its working copy in state/work disappeared")])
             return None
         except ProcessingError as exc:
             duration = time.perf_counter() - t0
             if exc.kind == "empty":
                 size = 0
             outcome = Outcome(
-                item.id,
-                FAILED,
-                kind,
-                size,
-                sha,
-                {"note": note} if note else {},
-                exc.kind,
-                exc.reason,
-                started,
-                duration,
+                id=item.id,
+                target_state=FAILED,
+                kind=kind,
+                size=size,
+                sha256=sha,
+                meta={"note": note} if note else {},
+                error_kind=exc.kind,
+                reason=exc.reason,
+                started_at=started,
+                duration=duration,
                 message=f"{item.name}: {exc.reason}",
             )
             if exc.transient and item.attempts + 1 < self.cfg.max_attempts and not self._stop.is_set():
                 delay = self.cfg.retry_backoff * (2**item.attempts)
-                self.journal.schedule_retry(outcome, time.time() + delay)
+                self.files.schedule_retry(outcome, time.time() + delay)
                 self._requeue_later(WorkItem(item.id, item.name, item.attempts + 1), delay)
                 return None
             if exc.kind == "stopped":
@@ -405,10 +415,10 @@ class Pipeline:
             suffix = ERROR_SUFFIX if o.target_state == FAILED else META_SUFFIX
             o.dest = self.placer.reserve(folder, r.item.name, (suffix, *r.outputs))
         try:
-            self.journal.begin_place([r.outcome for r in results])
+            self.files.begin_place([r.outcome for r in results])
             for r in results:
                 self._put(r, now)
-            self.journal.finish_place([r.outcome for r in results])
+            self.files.finish_place([r.outcome for r in results])
             for hook in self.on_finished:
                 hook([r.outcome for r in results])
         finally:
@@ -456,7 +466,7 @@ class Pipeline:
                     due.append(heapq.heappop(self._retry_heap)[2])
                 wait = self._retry_heap[0][0] - now if self._retry_heap else 1.0
             for item in due:
-                self.journal.mark_queued(item.id)
+                self.files.mark_queued(item.id)
             if due:
                 self._work.put_many(due)
             self._retry_wake.wait(min(max(wait, 0.01), 1.0))
@@ -465,18 +475,18 @@ class Pipeline:
     def retry(self, ids: list[int]) -> RetryResult:
         """Put failed files back through the pipeline (by id only: no client path reaches the disk)."""
         wanted = list(dict.fromkeys(ids))
-        moved = self.journal.request_retry(wanted)
-        ok = {fid for fid, _, _ in moved}
+        moved = self.files.request_retry(wanted)
+        ok = {m.id for m in moved}
         skipped = {fid: "not found or not failed" for fid in wanted if fid not in ok}
         items: list[WorkItem] = []
         lost: list[tuple[int, str]] = []
-        for fid, name, src in moved:
-            if self._reclaim(fid, src, None):
-                items.append(WorkItem(fid, name, 0))
+        for m in moved:
+            if self._reclaim(m.id, m.src, None):
+                items.append(WorkItem(m.id, m.name, 0))
             else:
-                lost.append((fid, f"its failed copy {src} is gone"))
+                lost.append((m.id, f"its failed copy {m.src} is gone"))
         if lost:
-            self.journal.mark_vanished(lost)
+            self.files.mark_vanished(lost)
             for fid, why in lost:
                 ok.discard(fid)
                 skipped[fid] = why
@@ -505,7 +515,7 @@ class Pipeline:
         shutil.rmtree(self.tmp_dir, ignore_errors=True)
         os.makedirs(self.tmp_dir, exist_ok=True)
         os.makedirs(self.work_dir, exist_ok=True)
-        rows = self.journal.active()
+        rows = self.files.active()
         requeue: list[WorkItem] = []
         lost: list[tuple[int, str]] = []
         finished: list[Outcome] = []
@@ -517,7 +527,7 @@ class Pipeline:
                     continue
                 # Not moved yet: drop any companions it wrote and process it again from scratch.
                 Placer.remove_companions(row.dest, (META_SUFFIX, ERROR_SUFFIX, *OUTPUT_SUFFIXES))
-                self.journal.mark_queued(row.id)
+                self.files.mark_queued(row.id)
             if row.state in (QUEUED, RETRYING, PLACING):
                 if self._reclaim(row.id, row.src, row.src_ino):
                     requeue.append(WorkItem(row.id, row.name, row.attempts))
@@ -526,15 +536,15 @@ class Pipeline:
                         (row.id, f"lost before processing: neither state/work/{row.id} nor {row.src} exists")
                     )
         if finished:
-            self.journal.finish_place(finished)
+            self.files.finish_place(finished)
         if lost:
-            self.journal.mark_vanished(lost)
+            self.files.mark_vanished(lost)
         known = {str(r.id) for r in rows}
         for entry in os.scandir(self.work_dir):
             if entry.name not in known:
                 log.warning("state/work/%s is not in the journal; leaving it for inspection", entry.name)
         if rows:
-            self.journal.add_event(
+            self.journal.events.add(
                 "recovered",
                 f"recovery: {len(requeue)} requeued, {len(finished)} finished, {len(lost)} lost",
                 data={"requeued": len(requeue), "finished": len(finished), "lost": len(lost)},
@@ -542,7 +552,7 @@ class Pipeline:
         self._work.put_many(requeue)
 
     @staticmethod
-    def _recovered_outcome(row) -> Outcome:
+    def _recovered_outcome(row: ActiveRow) -> Outcome:
         import json
 
         return Outcome(

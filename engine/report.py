@@ -42,21 +42,21 @@ def folder_size(path: Path) -> tuple[int, int]:
 
 def build(engine, since: float | None = None, until: float | None = None) -> dict[str, Any]:
     """The report's data. `engine` needs a journal and config; its request monitor is optional."""
-    journal = engine.journal
+    queries = engine.journal.reports
     until = until or time.time()
     since = since or until - 86400
     by_kind: dict[str, dict[str, int]] = {}
     totals: dict[str, int] = {}
-    for kind, state, n in journal.window_counts(since, until):
-        by_kind.setdefault(kind or "none", {})[state] = n
-        totals[state] = totals.get(state, 0) + n
-    timings = journal.window_timings(since, until)
-    latency = quantiles([t[0] for t in timings])
-    processing = quantiles([t[1] for t in timings])
-    failures = [f for f in journal.files(state="failed", limit=200) if (f.finished_at or 0) >= since][:10]
+    for c in queries.counts(since, until):
+        by_kind.setdefault(c.kind or "none", {})[c.state] = c.count
+        totals[c.state] = totals.get(c.state, 0) + c.count
+    timings = queries.timings(since, until)
+    latency = quantiles([t.latency for t in timings])
+    processing = quantiles([t.duration for t in timings])
+    failures = queries.recent_failures(since)
     files_by_hour = [0] * 24
     files_by_weekday = [0] * 7
-    for (ts,) in journal.window_by_hour(since, until):
+    for ts in queries.finished_times(since, until):
         local = time.localtime(ts)
         files_by_hour[local.tm_hour] += 1
         files_by_weekday[local.tm_wday] += 1
@@ -74,7 +74,8 @@ def build(engine, since: float | None = None, until: float | None = None) -> dic
         "latency": vars(latency),
         "processing": vars(processing),
         "top_failure_reasons": [
-            {"error_kind": k, "reason": r, "count": n} for k, r, n in journal.top_reasons(since, until)
+            {"error_kind": r.error_kind, "reason": r.reason, "count": r.count}
+            for r in queries.top_reasons(since, until)
         ],
         "recent_failures": [
             {"id": f.id, "name": f.name, "error_kind": f.error_kind, "reason": f.reason, "at": f.finished_at}

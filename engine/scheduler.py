@@ -17,6 +17,7 @@ from typing import Any
 import schedule
 
 from .journal import Journal
+from .model import JobRecord
 from .schedules import When
 
 log = logging.getLogger(__name__)
@@ -45,13 +46,12 @@ class Scheduler:
         for name, job in self.jobs.items():
             if job.when is not None:
                 self._entries[name] = job.when.attach(self._sched, lambda n=name: self.trigger(n))
-        last = self.journal.jobs()
+        last = self.journal.jobs.all()
         now = time.time()
         for name, job in self.jobs.items():
             previous = last.get(name)
-            last_run = (
-                previous[0] if previous else None
-            )  # started, so a crash mid-run is not re-run in a loop
+            # Started, not finished: a crash mid-run is not re-run in a loop.
+            last_run = previous.last_started_at if previous else None
             if job.when is not None and job.when.last_due(now, last_run) is not None:
                 log.info("job %s was due while the engine was down; running it now", name)
                 self.trigger(name)
@@ -79,7 +79,7 @@ class Scheduler:
         """Start a run in its own thread unless one is already running; True if started."""
         lock = self._locks[name]
         if not lock.acquire(blocking=False):
-            self.journal.add_event(
+            self.journal.events.add(
                 "job_skipped", f"{name}: skipped, the previous run is still going", data={"job": name}
             )
             return False
@@ -92,7 +92,7 @@ class Scheduler:
         started = time.time()
         t0 = time.monotonic()
         try:
-            self.journal.job_started(name, started)
+            self.journal.jobs.started(name, started)
             try:
                 message = self.jobs[name].run() or "done"
                 outcome = "ok"
@@ -100,7 +100,7 @@ class Scheduler:
                 log.exception("job %s failed", name)
                 message = f"{type(exc).__name__}: {exc}"
                 outcome = "failed"
-            self.journal.job_finished(name, time.time(), outcome, time.monotonic() - t0, message)
+            self.journal.jobs.finished(name, time.time(), outcome, time.monotonic() - t0, message)
             if outcome == "failed":
                 self.on_failure(name, message)
         except Exception:
@@ -117,22 +117,22 @@ class Scheduler:
         return {"job": name, "started": True, "message": f"{name} started"}
 
     def status(self) -> list[dict[str, Any]]:
-        last = self.journal.jobs()
+        last = self.journal.jobs.all()
         out = []
         for name, job in self.jobs.items():
-            row = last.get(name)
+            row = last.get(name) or JobRecord(name)
             entry = self._entries.get(name)
             next_run = entry.next_run.timestamp() if entry is not None and entry.next_run else None
             out.append(
                 {
                     "name": name,
                     "when": job.when.spec if job.when else "never",
-                    "last_run": row[0] if row else None,
-                    "last_outcome": row[2] if row else None,
-                    "last_duration": row[3] if row else None,
-                    "last_message": row[4] if row else None,
-                    "runs": row[5] if row else 0,
-                    "failures": row[6] if row else 0,
+                    "last_run": row.last_started_at,
+                    "last_outcome": row.last_outcome,
+                    "last_duration": row.last_duration,
+                    "last_message": row.last_message,
+                    "runs": row.runs,
+                    "failures": row.failures,
                     "next_run": next_run,
                     "running": name in self._running,
                 }

@@ -8,7 +8,7 @@ import math
 import threading
 from collections.abc import Sequence
 
-from .model import Quantiles
+from .model import DurationBucket, Finished, Quantiles
 
 
 def quantiles(values: Sequence[float]) -> Quantiles:
@@ -48,12 +48,11 @@ class DurationHistograms:
                 self._row(kind)[bisect.bisect_left(DURATION_BUCKETS, value)] += 1
                 self._sums[kind] += value
 
-    def seed(self, rows: list[tuple[str, int, int, float]]) -> None:
-        """rows: (kind, bucket index, count, sum of durations)."""
+    def seed(self, buckets: list[DurationBucket]) -> None:
         with self._lock:
-            for kind, index, count, total in rows:
-                self._row(kind)[index] += count
-                self._sums[kind] += total
+            for b in buckets:
+                self._row(b.kind)[b.index] += b.count
+                self._sums[b.kind] += b.total
 
     def snapshot(self) -> dict[str, tuple[list[int], float]]:
         """kind -> (cumulative counts per bound incl. +Inf, sum)."""
@@ -61,24 +60,22 @@ class DurationHistograms:
             return {k: (list(itertools.accumulate(v)), self._sums[k]) for k, v in self._counts.items()}
 
 
-def per_minute(
-    rows: list[tuple[str, float, float | None, float | None]], minutes: int, now: float
-) -> list[dict]:
-    """Per-minute series (oldest first) from (state, finished_at, latency, duration) rows."""
+def per_minute(rows: list[Finished], minutes: int, now: float) -> list[dict]:
+    """Per-minute series (oldest first) from the files finished in those minutes."""
     last = int(now // 60)
     first = last - minutes + 1
     buckets: dict[int, list] = {m: [0, 0, [], []] for m in range(first, last + 1)}
-    for state, finished, latency, duration in rows:
-        b = buckets.get(int(finished // 60))
+    for row in rows:
+        b = buckets.get(int(row.finished_at // 60))
         if b is None:
             continue
         b[0] += 1
-        if state == "failed":
+        if row.state == "failed":
             b[1] += 1
-        if latency is not None:
-            b[2].append(latency)
-        if duration is not None:
-            b[3].append(duration)
+        if row.latency is not None:
+            b[2].append(row.latency)
+        if row.duration is not None:
+            b[3].append(row.duration)
     out = []
     for minute, (count, failed, lat, dur) in sorted(buckets.items()):
         lq = quantiles(lat)

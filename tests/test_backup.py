@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import drop, settled, test_config
+from helpers import drop, settled, test_config
 
 from chute.engine import Engine
 from chute.engine.backup import BackupError, Backups, archives, read_manifest, restore, verify
@@ -142,7 +142,7 @@ def test_backup_cli_and_verify(tmp_path):
     import subprocess
     import sys
 
-    from conftest import fresh_env
+    from helpers import fresh_env
 
     root = tmp_path / "c"
     engine = Engine(test_config(root))

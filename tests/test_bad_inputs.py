@@ -5,7 +5,7 @@ import os
 import time
 from pathlib import Path
 
-from conftest import drop, record, settled, wait_for
+from helpers import drop, record, settled, wait_for
 
 from chute.engine import samples
 

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import fresh_env, wait_for
+from helpers import fresh_env, wait_for
 
 CHUTE = [sys.executable, "-m", "chute.tui.cli"]
 

@@ -7,7 +7,7 @@ import asyncio
 import time
 
 import pytest
-from conftest import drop, served_engine, settled, test_config
+from helpers import drop, served_engine, settled, test_config
 
 from chute.engine import Engine, samples
 from chute.engine.server import ServerService

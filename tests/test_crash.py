@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import fresh_env, originals, wait_for
+from helpers import fresh_env, originals, wait_for
 
 WRITER = r"""
 import os, sys, time

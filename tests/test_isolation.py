@@ -2,7 +2,7 @@
 
 import time
 
-from conftest import drop, settled
+from helpers import drop, settled
 from processors_for_tests import registry
 
 

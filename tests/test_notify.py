@@ -10,7 +10,7 @@ import time
 
 import pytest
 import trustme
-from conftest import drop, settled, test_config, wait_for
+from helpers import drop, settled, test_config, wait_for
 from servers import Blackhole, FakeDiscord, free_port, smtp_server
 
 from chute.engine import Engine
@@ -111,10 +111,10 @@ def test_report_email_retried_until_the_server_comes_back(ca, tmp_path, monkeypa
     try:
         engine.run_job("report")
         wait_for(
-            lambda: any(i["attempts"] >= 1 for i in engine.journal.outbox_items("email")), what="a failed try"
+            lambda: any(i.attempts >= 1 for i in engine.journal.outbox.items("email")), what="a failed try"
         )
-        item = engine.journal.outbox_items("email")[0]
-        assert item["state"] == "pending" and "cannot reach" in item["last_error"]
+        item = engine.journal.outbox.items("email")[0]
+        assert item.state == "pending" and "cannot reach" in item.last_error
         assert list(config.paths.archive.glob("report-*.txt")), "the report stays archived"
         assert any(e.type == "notify_retry" for e in engine.events(since=0))
         # The server comes up on that port: the next retry delivers.
@@ -133,9 +133,7 @@ def test_report_email_retried_until_the_server_comes_back(ca, tmp_path, monkeypa
             auth_require_tls=True,
         )
         controller.start()
-        wait_for(
-            lambda: engine.journal.outbox_items("email")[0]["state"] == "sent", timeout=30, what="delivery"
-        )
+        wait_for(lambda: engine.journal.outbox.items("email")[0].state == "sent", timeout=30, what="delivery")
         assert "chute report" in email.message_from_bytes(capture.messages[0])["Subject"]
     finally:
         engine.stop()
@@ -188,7 +186,7 @@ def test_429_waits_retry_after_then_delivers(tmp_path, monkeypatch):
         drop(engine, "x.json", b"{")
         wait_for(lambda: len(fake.requests) >= 2, timeout=15, what="the retry")
         assert fake.requests[1][0] - fake.requests[0][0] >= 1.4
-        wait_for(lambda: engine.journal.outbox_items("discord")[0]["state"] == "sent")
+        wait_for(lambda: engine.journal.outbox.items("discord")[0].state == "sent")
     finally:
         engine.stop()
         fake.close()
@@ -229,7 +227,7 @@ def test_5xx_retries_with_backoff_then_delivers(tmp_path, monkeypatch):
         wait_for(lambda: len(fake.requests) >= 3, timeout=15)
         gaps = [b[0] - a[0] for a, b in zip(fake.requests, fake.requests[1:], strict=False)]
         assert gaps[1] > gaps[0] * 1.5, "backoff grows"
-        wait_for(lambda: engine.journal.outbox_items("discord")[0]["state"] == "sent")
+        wait_for(lambda: engine.journal.outbox.items("discord")[0].state == "sent")
     finally:
         engine.stop()
         fake.close()
@@ -284,7 +282,7 @@ def test_the_webhook_url_never_reaches_logs_events_or_alerts(tmp_path, monkeypat
         assert secret not in caplog.text
         assert all(secret not in e.message and secret not in str(e.data) for e in engine.events(since=0))
         assert all(secret not in a.body and secret not in a.title for a in engine.alerts())
-        assert all(secret not in str(i) for i in engine.journal.outbox_items())
+        assert all(secret not in str(i) for i in engine.journal.outbox.items())
     finally:
         engine.stop()
         fake.close()
@@ -389,6 +387,6 @@ def test_stopping_does_not_wait_for_a_hung_webhook(tmp_path, monkeypatch):
     again = Engine(test_config(tmp_path / "root"))
     again.start()
     try:
-        assert again.journal.outbox_items("discord")[0]["state"] == "pending", "kept for the next start"
+        assert again.journal.outbox.items("discord")[0].state == "pending", "kept for the next start"
     finally:
         again.stop()

@@ -7,7 +7,7 @@ import os
 import time
 from pathlib import Path
 
-from conftest import drop, originals, record, settled, wait_for
+from helpers import drop, originals, record, settled, wait_for
 
 from chute.engine import Engine, samples
 from chute.engine.processors import ProcessingError, Registry, Result
@@ -132,7 +132,7 @@ def test_retry_all_failed(engine: Engine):
     for i in range(5):
         drop(engine, f"bad-{i}.json", b"{")
     wait_for(lambda: engine.snapshot().counts["failed"] == 5, what="5 failures")
-    failed = engine.journal.failed_ids()
+    failed = engine.journal.files.failed_ids()
     assert engine.retry_failed().retried == sorted(failed)
     wait_for(lambda: engine.snapshot().counts["failed"] == 5 and engine.pipeline.idle(), what="failing again")
     assert all(f.attempts == 2 for f in engine.files(state="failed").items)
@@ -292,9 +292,9 @@ def test_journal_migrates_an_old_schema_forward(tmp_path):
     old.close()
     journal = Journal(path)
     try:
-        assert journal._r.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-        assert journal.counts() == {("done", None): 1}
-        assert journal.alerts() == []
+        assert journal.db.reader.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert journal.figures.counts().counts["done"] == 1
+        assert journal.alerts.list() == []
     finally:
         journal.close()
 
@@ -314,14 +314,14 @@ def test_a_journal_from_a_newer_chute_is_refused(tmp_path):
 
 def test_one_unclaimable_file_does_not_hold_up_its_batch(make_engine, caplog):
     engine = make_engine()
-    real_claim = engine.journal.claim
+    real_claim = engine.journal.files.claim
 
     def claim(arrivals):
         if any(a.name == "poison.txt" for a in arrivals):
             raise RuntimeError("simulated journal refusal")
         return real_claim(arrivals)
 
-    engine.journal.claim = claim
+    engine.journal.files.claim = claim
     inbox = engine.config.paths.inbox
     # Written while the watcher looks elsewhere, then found by one scan: they arrive as one batch.
     engine.watcher._observer.stop()

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import originals, test_config, wait_for
+from helpers import originals, test_config, wait_for
 
 from chute.engine import Engine
 from chute.engine.journal import Arrival, Journal
@@ -31,7 +31,7 @@ def half_run(root, name: str, data: bytes, stop_after: str) -> None:
     try:
         if stop_after == "claim-journaled":
             st = os.lstat(src)
-            journal.claim([Arrival(name, str(src), st.st_ino, st.st_size, time.time())])
+            journal.files.claim([Arrival(name, str(src), st.st_ino, st.st_size, time.time())])
             return
         st = os.lstat(src)
         (item,) = pipeline._claim(
@@ -44,7 +44,7 @@ def half_run(root, name: str, data: bytes, stop_after: str) -> None:
         folder = pipeline.placer.folder(o.target_state, o.kind, time.time())
         suffix = ERROR_SUFFIX if o.target_state == "failed" else META_SUFFIX
         o.dest = pipeline.placer.reserve(folder, name, (suffix, *done.outputs))
-        journal.begin_place([o])
+        journal.files.begin_place([o])
         if stop_after == "placing-journaled":
             return
         for out_suffix, out in done.outputs.items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import drop, settled, test_config, wait_for
+from helpers import drop, settled, test_config, wait_for
 
 from chute.engine import Engine, samples
 from chute.engine.report import build, render_html, render_text, save

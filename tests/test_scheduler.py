@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
-from conftest import test_config, wait_for
+from helpers import test_config, wait_for
 
 from chute.engine import Engine
 from chute.engine.journal import Journal
@@ -55,8 +55,8 @@ def test_a_failing_job_is_recorded_alerted_and_runs_again(tmp_path):
     try:
         wait_for(lambda: len(calls) >= 2, timeout=5)
         assert failures[0] == ("backup", "OSError: disk full")
-        assert j.jobs()["backup"][2] == "failed" and j.jobs()["backup"][6] >= 1
-        assert any(e.type == "job_failed" for e in j.events())
+        assert j.jobs.all()["backup"].last_outcome == "failed" and j.jobs.all()["backup"].failures >= 1
+        assert any(e.type == "job_failed" for e in j.events.since())
     finally:
         s.stop()
         j.close()
@@ -81,9 +81,9 @@ def test_never_overlaps_itself(tmp_path):
 
         with pytest.raises(RuntimeError, match="already running"):
             s.run_now("slow")
-        assert any(e.type == "job_skipped" for e in j.events())
+        assert any(e.type == "job_skipped" for e in j.events.since())
         release.set()
-        wait_for(lambda: j.jobs().get("slow", (None,) * 7)[2] == "ok")
+        wait_for(lambda: (job := j.jobs.all().get("slow")) and job.last_outcome == "ok")
         assert len(running) == 1
     finally:
         release.set()
@@ -93,8 +93,8 @@ def test_never_overlaps_itself(tmp_path):
 
 def test_a_run_missed_while_down_runs_once_at_start(tmp_path):
     j = journal(tmp_path)
-    j.job_started("backup", time.time() - 3 * 86400)
-    j.job_finished("backup", time.time() - 3 * 86400 + 5, "ok", 5.0, "old")
+    j.jobs.started("backup", time.time() - 3 * 86400)
+    j.jobs.finished("backup", time.time() - 3 * 86400 + 5, "ok", 5.0, "old")
     runs = []
     s = Scheduler(
         j,

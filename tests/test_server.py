@@ -11,7 +11,7 @@ import time
 
 import httpx
 import pytest
-from conftest import drop, served_engine, settled, wait_for
+from helpers import drop, served_engine, settled, wait_for
 
 from chute.engine import samples
 from chute.engine.server.openapi import ROUTES
@@ -37,7 +37,7 @@ def test_every_documented_route_answers(served):
     engine, server, client = served
     drop(engine, "doc.json", b"{")
     rec = settled(engine, "doc.json")
-    alert_id = engine.journal.add_alert("files_failed", "warning", "1 file failed", "doc.json: invalid JSON")
+    alert_id = engine.journal.alerts.add("files_failed", "warning", "1 file failed", "doc.json: invalid JSON")
     documented = client.get("/api/v1/openapi.json").json()
     walked = []
     for path, methods in documented["paths"].items():
@@ -217,8 +217,8 @@ def test_history_snapshot_and_request_stats(served):
 
 def test_alerts_read_and_unread(served):
     engine, _, client = served
-    a = engine.journal.add_alert("files_failed", "warning", "3 files failed", "a, b, c", count=3)
-    engine.journal.add_alert("job_failed", "critical", "backup failed", "disk full")
+    a = engine.journal.alerts.add("files_failed", "warning", "3 files failed", "a, b, c", count=3)
+    engine.journal.alerts.add("job_failed", "critical", "backup failed", "disk full")
     body = client.get("/api/v1/alerts").json()
     assert body["unread"] == 2 and body["alerts"][0]["title"] == "backup failed"
     assert client.post(f"/api/v1/alerts/{a}/read").json() == {"id": a, "read": True}

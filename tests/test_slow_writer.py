@@ -4,7 +4,7 @@ file open, is taken once and complete."""
 import subprocess
 import sys
 
-from conftest import settled
+from helpers import settled
 
 WRITER = r"""
 import sys, time

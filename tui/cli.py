@@ -49,17 +49,11 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from chute.engine.model import STATES
-
     config = resolve_config(args)
     journal = _open_journal(config)
     try:
-        counts = dict.fromkeys(STATES, 0)
-        kinds: dict[str, dict[str, int]] = {}
-        for (state, kind), n in journal.counts().items():
-            counts[state] += n
-            if kind:
-                kinds.setdefault(kind, {})[state] = n
+        by_state = journal.figures.counts()
+        counts, kinds = by_state.counts, by_state.kinds
         running = _engine_running(config)
         if args.json:
             print(json.dumps({"running": running, "counts": counts, "kinds": kinds}))
@@ -68,7 +62,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print("  " + "  ".join(f"{s}: {n}" for s, n in counts.items() if n or s in ("done", "failed")))
         for kind, by_state in sorted(kinds.items()):
             print(f"  {kind:<8} " + "  ".join(f"{s}: {n}" for s, n in sorted(by_state.items())))
-        failed = journal.files(state="failed", limit=5)
+        failed = journal.files.page(state="failed", limit=5)
         if failed:
             print("recent failures:")
             for f in failed:
@@ -86,11 +80,11 @@ def cmd_retry(args: argparse.Namespace) -> int:
         return retry_via_api(config, args.ids, args.all_failed)
     journal = _open_journal(config)
     try:
-        ids = journal.failed_ids() if args.all_failed else args.ids
-        moved = journal.request_retry(ids)
+        ids = journal.files.failed_ids() if args.all_failed else args.ids
+        moved = journal.files.request_retry(ids)
     finally:
         journal.close()
-    done = {fid for fid, _, _ in moved}
+    done = {m.id for m in moved}
     for fid in ids:
         if fid not in done:
             print(f"#{fid}: not found or not failed", file=sys.stderr)
@@ -165,7 +159,7 @@ def cmd_files(args: argparse.Namespace) -> int:
     config = resolve_config(args)
     journal = _open_journal(config)
     try:
-        for f in journal.files(state=args.state, kind=args.kind, q=args.q, limit=args.limit):
+        for f in journal.files.page(state=args.state, kind=args.kind, q=args.q, limit=args.limit):
             print(json.dumps(to_dict(f)) if args.json else f"#{f.id}\t{f.state}\t{f.kind or '-'}\t{f.name}")
     finally:
         journal.close()

@@ -95,7 +95,7 @@ class LocalSource:
 
     async def alerts(self, limit: int = 100) -> tuple[list[Alert], int]:
         items = await self._call(self.engine.alerts, limit)
-        return items, await self._call(self.engine.journal.unread_alerts)
+        return items, await self._call(self.engine.unread_alerts)
 
     async def mark_alert_read(self, alert_id: int, read: bool = True) -> None:
         await self._call(self.engine.mark_alert_read, alert_id, read)

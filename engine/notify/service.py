@@ -98,10 +98,10 @@ class Notifier:
         body = "\n".join(f.lines)
         if f.count > len(f.lines) and f.lines:
             body += f"\n…and {f.count - len(f.lines)} more"
-        self.journal.add_alert(f.kind, f.severity, f.title, body, group_key=f.key, count=max(f.count, 1))
+        self.journal.alerts.add(f.kind, f.severity, f.title, body, group_key=f.key, count=max(f.count, 1))
         if self.discord is not None:
             footer = f"{self.config.name} · {f.total} in this group since the engine started"
-            self.journal.outbox_add(
+            self.journal.outbox.add(
                 "discord",
                 {"embeds": [embed(f.title, body, f.severity, footer)], "webhook": self._discord_key},
             )
@@ -109,7 +109,7 @@ class Notifier:
     def queue_email(self, subject: str, text: str, html: str | None) -> bool:
         if self.email is None:
             return False
-        self.journal.outbox_add("email", {"subject": subject, "text": text, "html": html})
+        self.journal.outbox.add("email", {"subject": subject, "text": text, "html": html})
         self._wake.set()
         return True
 
@@ -154,41 +154,42 @@ class Notifier:
                 log.exception("delivering notifications failed; trying again")
             except Exception:
                 log.exception("delivering notifications failed; trying again")
-            next_due = self.journal.outbox_next_due()
+            next_due = self.journal.outbox.next_due()
             wait = 1.0 if next_due is None else min(1.0, max(0.0, next_due - time.time()))
             self._wake.wait(wait)
             self._wake.clear()
 
     def _deliver_due(self) -> None:
-        for item_id, channel, payload, attempts in self.journal.outbox_due(time.time()):
+        for item in self.journal.outbox.due(time.time()):
+            item_id, channel, payload, attempts = item.id, item.channel, item.payload, item.attempts
             if self._stop.is_set():
                 return
             sender = self.discord if channel == "discord" else self.email if channel == "email" else None
             if sender is None:
                 continue  # that channel is off now; the item waits for it to come back
             # A webhook Discord refused stays off until the URL changes (a new key).
-            if channel == "discord" and self.journal.get_kv(f"discord_disabled:{self._discord_key}"):
+            if channel == "discord" and self.journal.kv.get(f"discord_disabled:{self._discord_key}"):
                 continue
             result = sender.send({k: v for k, v in payload.items() if k != "webhook"})
             self._record(item_id, channel, attempts, payload, result)
 
     def _record(self, item_id: int, channel: str, attempts: int, payload: dict, result: Delivery) -> None:
         if result.outcome == "sent":
-            self.journal.outbox_done(item_id, "sent")
+            self.journal.outbox.done(item_id, "sent")
             return
         if result.outcome == "disabled":
-            self.journal.outbox_done(item_id, "pending", result.error)
-            self.journal.set_kv(f"discord_disabled:{self._discord_key}", result.error or "refused")
-            self.journal.add_alert("notifier", "critical", "Discord webhook refused", result.error or "")
+            self.journal.outbox.done(item_id, "pending", result.error)
+            self.journal.kv.set(f"discord_disabled:{self._discord_key}", result.error or "refused")
+            self.journal.alerts.add("notifier", "critical", "Discord webhook refused", result.error or "")
             log.error("%s", result.error)
             return
         if result.outcome == "dead" or attempts * self.retry_base > GIVE_UP_AFTER:
-            self.journal.outbox_done(item_id, "dead", result.error)
+            self.journal.outbox.done(item_id, "dead", result.error)
             log.error("%s notification dropped: %s", channel, result.error)
             return
         delay = result.delay if result.delay is not None else min(MAX_BACKOFF, self.retry_base * 2**attempts)
-        self.journal.outbox_done(item_id, "pending", result.error, next_at=time.time() + delay)
-        self.journal.add_event(
+        self.journal.outbox.done(item_id, "pending", result.error, next_at=time.time() + delay)
+        self.journal.events.add(
             "notify_retry",
             f"{channel}: {result.error}; next try in {delay:.0f}s",
             data={"channel": channel, "outbox_id": item_id},

@@ -253,7 +253,7 @@ def api_v1(engine) -> Blueprint:
             unread_only=unread,
             before=int_arg("before", None, 1, 2**62),
         )
-        return jsonify({"alerts": to_dict(items), "unread": engine.journal.unread_alerts()})
+        return jsonify({"alerts": to_dict(items), "unread": engine.unread_alerts()})
 
     @bp.post("/alerts/<alert_id>/read")
     def alert_read(alert_id: str):

@@ -75,15 +75,15 @@ class EngineCollector:
         yield requests
         yield durations
 
-        jobs = e.journal.jobs() if e.journal else {}
+        jobs = e.journal.jobs.all() if e.journal else {}
         last = GaugeMetricFamily(
             "chute_job_last_success_timestamp_seconds",
             "When each scheduled job last succeeded",
             labels=["job"],
         )
-        for name, row in sorted(jobs.items()):
-            if row[1] and row[2] == "ok":
-                last.add_metric([name], row[1])
+        for name, job in sorted(jobs.items()):
+            if job.last_finished_at and job.last_outcome == "ok":
+                last.add_metric([name], job.last_finished_at)
         yield last
         yield GaugeMetricFamily("chute_scrape_timestamp_seconds", "Time of this scrape", value=time.time())
 

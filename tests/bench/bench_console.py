@@ -33,7 +33,7 @@ def fill(root: Path, rows: int) -> None:
     batch = 5000
     for start in range(0, rows, batch):
         n = min(batch, rows - start)
-        ids = journal.claim(
+        ids = journal.files.claim(
             [
                 Arrival(f"file-{start + i:06d}.txt", "/nowhere", 0, 100, now + (start + i) * 0.03)
                 for i in range(n)
@@ -41,22 +41,22 @@ def fill(root: Path, rows: int) -> None:
         )
         outcomes = [
             Outcome(
-                fid,
-                "failed" if fid % 20 == 0 else "done",
-                "text",
-                100,
-                f"{fid:064x}",
-                {"lines": 3},
-                "corrupt" if fid % 20 == 0 else None,
-                "bad" if fid % 20 == 0 else None,
-                now,
-                0.001,
+                id=fid,
+                target_state="failed" if fid % 20 == 0 else "done",
+                kind="text",
+                size=100,
+                sha256=f"{fid:064x}",
+                meta={"lines": 3},
+                error_kind="corrupt" if fid % 20 == 0 else None,
+                reason="bad" if fid % 20 == 0 else None,
+                started_at=now,
+                duration=0.001,
                 dest=f"{root}/processed/text/2026-11-22/file-{fid:06d}.txt",
             )
             for fid in ids
         ]
-        journal.begin_place(outcomes)
-        journal.finish_place(outcomes)
+        journal.files.begin_place(outcomes)
+        journal.files.finish_place(outcomes)
     journal.close()
 
 

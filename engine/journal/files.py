@@ -1,0 +1,284 @@
+"""The files and attempts tables: each file's way from the inbox to its place, and its reads."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from ..model import (
+    ACTIVE_STATES,
+    FAILED,
+    PLACING,
+    QUEUED,
+    RETRYING,
+    VANISHED,
+    ActiveRow,
+    Arrival,
+    Attempt,
+    FileDetail,
+    FileRecord,
+    Outcome,
+    RetryMove,
+)
+from .codec import db_path, display, py_path
+from .db import Database
+from .events import EventStore
+
+FILE_COLUMNS = (
+    "id, name, state, kind, size, sha256, attempts, error_kind, reason, arrived_at, updated_at, "
+    "finished_at, duration, latency, dest"
+)
+
+
+def file_record(row: tuple) -> FileRecord:
+    """A FileRecord from a row of FILE_COLUMNS."""
+    r = list(row)
+    r[1] = py_path(r[1])
+    r[14] = py_path(r[14])
+    return FileRecord(*r)
+
+
+class FileStore:
+    def __init__(self, db: Database, events: EventStore) -> None:
+        self._db = db
+        self._events = events
+
+    # --- the pipeline's writes, in the order a file meets them ----------------------------------
+
+    def claim(self, arrivals: list[Arrival]) -> list[int]:
+        """Record arrivals as queued before they are moved out of the inbox; returns their ids."""
+        now = time.time()
+        with self._db.tx() as c:
+            # Inside our write transaction nobody else inserts, and without AUTOINCREMENT SQLite
+            # gives max(id)+1, +2, ...: so one executemany yields known ids.
+            first = (c.execute("SELECT max(id) FROM files").fetchone()[0] or 0) + 1
+            c.executemany(
+                "INSERT INTO files(id, name, src, src_ino, state, size, arrived_at, updated_at) "
+                "VALUES (?,?,?,?,?,?,?,?)",
+                [
+                    (first + i, db_path(a.name), db_path(a.src), a.ino, QUEUED, a.size, a.arrived_at, now)
+                    for i, a in enumerate(arrivals)
+                ],
+            )
+            ids = list(range(first, first + len(arrivals)))
+            self._events.write(
+                c,
+                [
+                    (now, "arrived", fid, a.name, {"size": a.size})
+                    for fid, a in zip(ids, arrivals, strict=True)
+                ],
+            )
+        return ids
+
+    def begin_place(self, outcomes: list[Outcome]) -> None:
+        """Journal each result and its destination before anything moves (crash recovery redoes it)."""
+        now = time.time()
+        with self._db.tx() as c:
+            c.executemany(
+                "UPDATE files SET state=?, target_state=?, kind=?, size=?, sha256=?, meta=?, error_kind=?, "
+                "reason=?, duration=?, dest=?, updated_at=? WHERE id=?",
+                [
+                    (
+                        PLACING,
+                        o.target_state,
+                        o.kind,
+                        o.size,
+                        o.sha256,
+                        o.encoded_meta(),
+                        o.error_kind,
+                        o.reason,
+                        o.duration,
+                        db_path(o.dest),
+                        now,
+                        o.id,
+                    )
+                    for o in outcomes
+                ],
+            )
+
+    def finish_place(self, outcomes: list[Outcome]) -> None:
+        now = time.time()
+        with self._db.tx() as c:
+            c.executemany(
+                "UPDATE files SET state=target_state, target_state=NULL, attempts=attempts+1, finished_at=?, "
+                "latency=? - arrived_at, updated_at=?, next_attempt_at=NULL WHERE id=?",
+                [(now, now, now, o.id) for o in outcomes],
+            )
+            self._add_attempts(c, [(o, o.target_state) for o in outcomes])
+            self._events.write(
+                c,
+                [
+                    (
+                        now,
+                        o.target_state,
+                        o.id,
+                        o.message,
+                        {
+                            "dest": display(o.dest or ""),
+                            "kind": o.kind,
+                            "error_kind": o.error_kind,
+                            "duration": o.duration,
+                        },
+                    )
+                    for o in outcomes
+                ],
+            )
+
+    def schedule_retry(self, o: Outcome, next_at: float) -> None:
+        now = time.time()
+        with self._db.tx() as c:
+            c.execute(
+                "UPDATE files SET state=?, attempts=attempts+1, error_kind=?, reason=?, next_attempt_at=?, "
+                "updated_at=? WHERE id=?",
+                (RETRYING, o.error_kind, display(o.reason or ""), next_at, now, o.id),
+            )
+            self._add_attempts(c, [(o, "retry")])
+            message = f"{o.error_kind}: {o.reason}; next try in {next_at - now:.1f}s"
+            self._events.write(c, [(now, "retry_wait", o.id, message, None)])
+
+    @staticmethod
+    def _add_attempts(c, items: list[tuple[Outcome, str]]) -> None:
+        """One attempts row per (outcome, how it ended), numbered by the file's attempts so far."""
+        c.executemany(
+            "INSERT INTO attempts(file_id, n, started_at, finished_at, outcome, error_kind, reason, duration) "
+            "SELECT ?, attempts, ?, ?, ?, ?, ?, ? FROM files WHERE id=?",
+            [
+                (
+                    o.id,
+                    o.started_at,
+                    o.started_at + o.duration,
+                    ended,
+                    o.error_kind,
+                    o.reason,
+                    o.duration,
+                    o.id,
+                )
+                for o, ended in items
+            ],
+        )
+
+    def mark_queued(self, file_id: int) -> None:
+        with self._db.tx() as c:
+            c.execute(
+                "UPDATE files SET state=?, dest=NULL, target_state=NULL, updated_at=? WHERE id=?",
+                (QUEUED, time.time(), file_id),
+            )
+
+    def mark_vanished(self, items: list[tuple[int, str]]) -> None:
+        """(id, why) of files gone before they could be processed."""
+        now = time.time()
+        with self._db.tx() as c:
+            c.executemany(
+                "UPDATE files SET state=?, reason=?, finished_at=?, updated_at=? WHERE id=?",
+                [(VANISHED, display(why), now, now, fid) for fid, why in items],
+            )
+            self._events.write(c, [(now, "vanished", fid, why, None) for fid, why in items])
+
+    def request_retry(self, ids: list[int]) -> list[RetryMove]:
+        """Move failed rows back to queued; returns each one with where its file is now."""
+        now = time.time()
+        done: list[RetryMove] = []
+        with self._db.tx() as c:
+            for fid in ids:
+                row = c.execute("SELECT name, dest, state FROM files WHERE id=?", (fid,)).fetchone()
+                if row is None or row[2] != FAILED or not row[1]:
+                    continue
+                c.execute(
+                    "UPDATE files SET state=?, src=?, src_ino=NULL, dest=NULL, target_state=NULL, "
+                    "next_attempt_at=NULL, updated_at=? WHERE id=?",
+                    (QUEUED, row[1], now, fid),
+                )
+                name = py_path(row[0])
+                self._events.write(c, [(now, "retry_requested", fid, name, None)])
+                done.append(RetryMove(fid, name, py_path(row[1])))
+        return done
+
+    # --- reads -----------------------------------------------------------------------------------
+
+    def active(self) -> list[ActiveRow]:
+        marks = ",".join("?" * len(ACTIVE_STATES))
+        rows = self._db.reader.execute(
+            "SELECT id, name, src, src_ino, state, target_state, dest, attempts, arrived_at, next_attempt_at, "
+            f"meta, error_kind, reason FROM files WHERE state IN ({marks}) ORDER BY id",
+            ACTIVE_STATES,
+        ).fetchall()
+        return [ActiveRow(r[0], py_path(r[1]), py_path(r[2]), *r[3:6], py_path(r[6]), *r[7:]) for r in rows]
+
+    def dests_in(self, folder: str) -> list[str]:
+        """Destinations the journal holds directly inside `folder`."""
+        prefix = folder.rstrip("/") + "/"
+        read = self._db.reader
+        rows = read.execute(
+            "SELECT dest FROM files WHERE dest >= ? AND dest < ?", (prefix, prefix[:-1] + "0")
+        ).fetchall()
+        # Destinations with undecodable names are stored as BLOBs, which sort after all TEXT.
+        raw = os.fsencode(prefix)
+        rows += read.execute(
+            "SELECT dest FROM files WHERE typeof(dest) = 'blob' AND substr(dest, 1, ?) = ?", (len(raw), raw)
+        ).fetchall()
+        return [d for d in (py_path(r[0]) for r in rows) if "/" not in d[len(prefix) :]]
+
+    def find_done_by_sha(self, sha256: str, exclude_id: int) -> int | None:
+        row = self._db.reader.execute(
+            "SELECT id FROM files WHERE sha256=? AND state='done' AND id<>? ORDER BY id LIMIT 1",
+            (sha256, exclude_id),
+        ).fetchone()
+        return row[0] if row else None
+
+    def page(
+        self,
+        state: str | None = None,
+        kind: str | None = None,
+        q: str | None = None,
+        limit: int = 50,
+        before: int | None = None,
+    ) -> list[FileRecord]:
+        """Files newest first, filtered; `before` (an id) pages on."""
+        where, args = [], []
+        if state:
+            where.append("state=?")
+            args.append(state)
+        if kind:
+            where.append("kind=?")
+            args.append(kind)
+        if q:
+            where.append("name LIKE ? ESCAPE '\\'")
+            args.append("%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        if before is not None:
+            where.append("id<?")
+            args.append(before)
+        sql = f"SELECT {FILE_COLUMNS} FROM files"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC LIMIT ?"
+        args.append(limit)
+        return [file_record(r) for r in self._db.reader.execute(sql, args).fetchall()]
+
+    def detail(self, file_id: int) -> FileDetail | None:
+        """One file with its result's meta, its attempts and its events."""
+        row = self._db.reader.execute(
+            f"SELECT {FILE_COLUMNS}, meta FROM files WHERE id=?", (file_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        return FileDetail(
+            file=file_record(row[:-1]),
+            meta=json.loads(row[-1]) if row[-1] else {},
+            attempts=self.attempts(file_id),
+            events=self._events.for_file(file_id),
+        )
+
+    def attempts(self, file_id: int) -> list[Attempt]:
+        rows = self._db.reader.execute(
+            "SELECT n, started_at, finished_at, outcome, error_kind, reason, duration FROM attempts "
+            "WHERE file_id=? ORDER BY id",
+            (file_id,),
+        ).fetchall()
+        return [Attempt(*r) for r in rows]
+
+    def failed_ids(self, limit: int = 100_000) -> list[int]:
+        rows = self._db.reader.execute(
+            "SELECT id FROM files WHERE state=? ORDER BY id LIMIT ?", (FAILED, limit)
+        ).fetchall()
+        return [r[0] for r in rows]
