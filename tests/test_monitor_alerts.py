@@ -14,8 +14,8 @@ from email import policy
 import httpx
 import pytest
 import trustme
-from conftest import wait_for
 from flask import Flask
+from helpers import wait_for
 from servers import FakeDiscord, ServedApp, smtp_server
 
 from chute.engine.config import ConfigError
@@ -96,7 +96,7 @@ def test_an_error_burst_reaches_discord_once_grouped_and_the_alert_centre(tmp_pa
             assert health["severity"] == "critical" and "http:errors" in health["message"]
             # Each alert goes to Discord once (the 429 retried, not duplicated).
             wait_for(
-                lambda: all(i["state"] == "sent" for i in monitor.services.journal.outbox_items("discord")),
+                lambda: all(i.state == "sent" for i in monitor.services.journal.outbox.items("discord")),
                 timeout=10,
             )
             titles = [r[1]["embeds"][0]["title"] for r in discord.requests[1:]]

@@ -91,16 +91,17 @@ def test_stats_speaks_the_original_shape(served):
     assert stats["recent_request_count"] == 18
     assert stats["requests_per_second"] == pytest.approx(18 / stats["uptime_seconds"], rel=0.05)
     # Milliseconds, checked against the per-request durations the requests route reports.
-    durations = sorted(
-        r["duration_ms"] for r in httpx.get(f"{served.url}/monitoring/requests?limit=18").json()
-    )
+    logged = httpx.get(f"{served.url}/monitoring/requests?limit=19").json()
+    assert logged[-1]["path"] == "/monitoring/stats"
+    durations = sorted(r["duration_ms"] for r in logged[:-1])
     assert stats["min_response_time_ms"] == pytest.approx(durations[0], abs=0.002)
     assert stats["max_response_time_ms"] == pytest.approx(durations[-1], abs=0.002)
     assert stats["average_response_time_ms"] == pytest.approx(sum(durations) / 18, rel=0.01)
     p = stats["response_time_percentiles"]
     assert set(p) == {"p50", "p95", "p99"}
     assert durations[0] <= p["p50"] <= p["p95"] <= p["p99"] <= durations[-1]
-    assert p["p50"] == pytest.approx(durations[round(0.5 * 17)], rel=0.011)
+    # The median of 18 lies between the 9th and 10th; the sketch is within 1 % of one of them.
+    assert any(abs(p["p50"] - d) <= 0.011 * d + 0.001 for d in durations[8:10])
 
 
 def test_an_empty_monitor_answers_the_same_keys_with_zeros(served):
@@ -221,7 +222,7 @@ def test_health_levels_and_health_json_are_one_argument_away():
 
 
 def test_the_engines_monitoring_routes_speak_the_original_shapes_too(tmp_path):
-    from conftest import served_engine
+    from helpers import served_engine
 
     engine = served_engine(tmp_path / "root")
     try:

@@ -164,9 +164,9 @@ class AppServices:
     # --- the report ----------------------------------------------------------------------------
 
     def _report_job(self) -> str:
-        previous = self.journal.get_kv("last_report")
+        previous = self.journal.kv.get("last_report")
         doc = app_report.build(self.requests, self.config.name, json.loads(previous) if previous else None)
-        self.journal.set_kv("last_report", json.dumps(doc["totals"]))
+        self.journal.kv.set("last_report", json.dumps(doc["totals"]))
         saved = self._save(doc)
         emailed = self.notifier.queue_email(
             app_report.subject(doc), app_report.render_text(doc), app_report.render_html(doc)
@@ -200,21 +200,17 @@ class AppServices:
         return self.journal
 
     def alerts(self, limit: int = 100, unread_only: bool = False, before: int | None = None) -> list[Alert]:
-        rows = self._j().alerts(limit=limit, unread_only=unread_only, before=before)
-        return [
-            Alert(i, ts, kind, sev, title, body, count, bool(read), json.loads(data) if data else {})
-            for i, ts, kind, sev, title, body, count, read, data in rows
-        ]
+        return self._j().alerts.list(limit=limit, unread_only=unread_only, before=before)
 
     def unread(self) -> int:
-        return self._j().unread_alerts()
+        return self._j().alerts.unread()
 
     def mark_read(self, alert_id: int, read: bool = True) -> bool:
-        return self._j().mark_alert_read(alert_id, read)
+        return self._j().alerts.mark_read(alert_id, read)
 
     def mark_all_read(self) -> int:
         marked = 0
-        while batch := self._j().alerts(limit=500, unread_only=True):
-            for row in batch:
-                marked += self._j().mark_alert_read(row[0], True)
+        while batch := self._j().alerts.list(limit=500, unread_only=True):
+            for alert in batch:
+                marked += self._j().alerts.mark_read(alert.id, True)
         return marked
