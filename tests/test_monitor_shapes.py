@@ -238,6 +238,12 @@ def test_the_engines_monitoring_routes_speak_the_original_shapes_too(tmp_path):
             # The extension's own extra routes are not added to the engine's server.
             assert client.get("/api/alerts").status_code == 404
             assert client.get("/monitoring/chute/").status_code == 404
+        # The engine's /health: each HTTP check says its own status (fast errors fail, p95 passes).
+        for _ in range(30):
+            engine.requests.record("GET", "/x", "/x", 500, 0.002, "RuntimeError", "x")
+        checks = httpx.get(f"{url}/health").json()["checks"]
+        assert checks["http:errors"][0]["status"] == "fail"
+        assert checks["http:latency-p95"][0]["status"] == "pass"
     finally:
         engine.stop()
 
