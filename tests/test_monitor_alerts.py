@@ -264,3 +264,73 @@ def test_one_process_of_an_app_delivers_and_every_one_serves_the_alert_centre(tm
     finally:
         a.stop()
         b.stop()
+
+
+def test_an_unwritable_instance_folder_never_fails_a_request_and_says_why(tmp_path, caplog):
+    blocker = tmp_path / "instance"
+    blocker.write_text("a file where the instance folder should be")
+    app, monitor = monitored(blocker, alerts=True)
+    try:
+        client = app.test_client()
+        assert client.get("/ok").status_code == 200
+        assert client.get("/monitoring/stats").get_json()["total_requests"] == 1
+        refused = client.get("/api/alerts")
+        assert refused.status_code == 503 and str(blocker / "chute") in refused.get_json()["error"]["message"]
+        assert client.get("/api/alerts/unread-count").status_code == 503
+        assert "cannot be opened" in caplog.text
+    finally:
+        monitor.stop()
+
+
+CHILD = """
+import sys, time
+from flask import Flask
+from chute.engine.monitor import Monitor
+
+app = Flask("shop", instance_path=sys.argv[1])
+monitor = Monitor(app, name="shop", discord={FAST!r}, rules={RULES!r})
+monitor.services.retry_base = 0.2
+monitor.start()
+for _ in range(10):
+    monitor.collector.record("GET", "/boom", "/boom", 500, 0.01, "RuntimeError", "down")
+while not monitor.services.running or not monitor.services.journal.outbox.items("discord"):
+    time.sleep(0.05)
+print("queued", flush=True)
+time.sleep(60)
+"""
+
+
+def test_kill_9_of_the_sending_process_loses_no_alert(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    fake = FakeDiscord([(500, None)])
+    monkeypatch.setenv("CHUTE_DISCORD_WEBHOOK", fake.url)
+    instance = tmp_path / "instance"
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD.format(FAST=FAST, RULES=RULES), str(instance)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    _, survivor = monitored(instance, discord=FAST, rules=RULES)
+    try:
+        assert child.stdout.readline().strip() == "queued"
+        survivor.services.elect_every = 0.2
+        survivor.start()
+        wait_for(lambda: fake.requests, timeout=10, what="the child's first (failing) delivery")
+        assert not survivor.services.running, "the child holds the lock"
+        fake.script = [(204, None)]
+        child.kill()  # SIGKILL: no goodbye, the lock goes with the process
+        child.wait(5)
+        wait_for(lambda: survivor.services.running, timeout=5, what="the survivor to take over")
+        wait_for(
+            lambda: all(i.state == "sent" for i in survivor.services.journal.outbox.items("discord")),
+            timeout=15,
+            what="the child's queued alerts delivered by the survivor",
+        )
+        sent = {r[1]["embeds"][0]["title"] for r in fake.requests}
+        assert "HTTP error burst" in sent
+    finally:
+        child.kill()
+        survivor.stop()
+        fake.close()

@@ -109,17 +109,20 @@ def dropin(monitor: Monitor) -> Blueprint:
         limit = _limit(100)
         if isinstance(limit, Response):
             return limit
-        services = monitor.services
-        if services is None or services.journal is None:
-            return jsonify([])
+        if monitor.services is None:
+            return jsonify([])  # alerts off: an empty centre, as the original's was before any alert
+        services, problem = _services(monitor)
+        if problem is not None:
+            return problem
         unread = request.args.get("unread", "").lower() in ("1", "true", "yes")
         return jsonify([_original_alert(a) for a in services.alerts(limit, unread_only=unread)])
 
     @bp.get("/api/alerts/unread-count")
     def unread_count():
-        services = monitor.services
-        n = services.unread() if services is not None and services.journal is not None else 0
-        return jsonify({"unread_count": n})
+        if monitor.services is None:
+            return jsonify({"unread_count": 0})
+        services, problem = _services(monitor)
+        return problem if problem is not None else jsonify({"unread_count": services.unread()})
 
     @bp.route("/api/alerts/<int:alert_id>/read", methods=["POST", "PUT"])
     def read_one(alert_id: int):
