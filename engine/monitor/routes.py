@@ -13,12 +13,14 @@ it; without one they are open, as the original's were.
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, jsonify, request
 
 from .. import __version__
+from ..journal import JournalError
 from ..model import STATES, MinutePoint, Quantiles, Snapshot, to_dict
 from . import shapes
 
@@ -52,6 +54,14 @@ def _limit(default: int) -> int | Response:
             400, "bad_request", f"limit: must be a whole number from 1 to {MAX_LIMIT} (got {raw[:40]!r})"
         )
     return int(raw)
+
+
+def _store_errors(bp: Blueprint) -> None:
+    @bp.errorhandler(sqlite3.Error)
+    @bp.errorhandler(JournalError)
+    def store_failed(exc: Exception) -> Response:
+        # The app's requests go on; the alert centre says what is wrong with its file.
+        return error(503, "unavailable", f"the monitor's alert store failed: {exc}")
 
 
 def _guard(bp: Blueprint, monitor: Monitor) -> None:
@@ -90,6 +100,7 @@ def dropin(monitor: Monitor) -> Blueprint:
     c = monitor.collector
     prefix = monitor.prefix
     _guard(bp, monitor)
+    _store_errors(bp)
 
     @bp.get(f"{prefix}/stats")
     def stats():
@@ -181,6 +192,7 @@ def chute(monitor: Monitor) -> Blueprint:
     bp = Blueprint("chute_monitor_chute", __name__, url_prefix=f"{monitor.prefix}/chute")
     c = monitor.collector
     _guard(bp, monitor)
+    _store_errors(bp)
 
     @bp.get("/")
     def info():
