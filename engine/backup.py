@@ -180,7 +180,7 @@ class Backups:
                     yield os.path.relpath(path, root), st
 
     def _copy_journal(self, dest: Path) -> None:
-        source = self.paths.state / "journal.sqlite"
+        source = self.paths.journal
         if not source.exists():
             sqlite3.connect(dest).close()
             return
@@ -273,7 +273,7 @@ def restore(archive: Path, root: Path) -> dict[str, Any]:
     """Restore processed/ and the journal as of `archive` into an empty root."""
     archive = Path(archive)
     root = Path(root)
-    target_journal = root / "state" / "journal.sqlite"
+    target_journal = Paths.under(root).journal
     if target_journal.exists() or ((root / "processed").exists() and any((root / "processed").iterdir())):
         raise BackupError(f"{root} is not empty: restore into a new root, then point the engine at it")
     manifest = read_manifest(archive)

@@ -52,14 +52,33 @@ class Paths:
         root = Path(root).absolute()
         return cls(root=root, **{name: root / name for name in FOLDERS})
 
+    @property
+    def journal(self) -> Path:
+        return self.state / "journal.sqlite"
+
+    @property
+    def lock(self) -> Path:
+        """Held (flock) by the running engine: one engine per root."""
+        return self.state / "engine.lock"
+
+    @property
+    def work(self) -> Path:
+        """Claimed files wait here, named by journal id, until placed."""
+        return self.state / "work"
+
+    @property
+    def tmp(self) -> Path:
+        """Processors' scratch folders; emptied at every start."""
+        return self.state / "tmp"
+
     def outputs(self) -> dict[str, Path]:
         return {name: getattr(self, name) for name in FOLDERS if name != "inbox"}
 
     def make(self) -> None:
         for name in FOLDERS:
             getattr(self, name).mkdir(parents=True, exist_ok=True)
-        (self.state / "work").mkdir(exist_ok=True)
-        (self.state / "tmp").mkdir(exist_ok=True)
+        self.work.mkdir(exist_ok=True)
+        self.tmp.mkdir(exist_ok=True)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,12 @@
 """The Engine: watcher + journal + pipeline (+ server), behind a small thread-safe Python API.
 
-Everything the API returns is a plain dataclass from engine.model; the HTTP server and the
-console's LocalSource both use these methods and nothing else.
+This API is the one door to a running engine: the HTTP server, /metrics, the console's
+LocalSource, the command line and the reports use the methods under "the API" below and
+nothing else. Everything it returns is a plain dataclass from engine.model. Methods that need
+a started engine raise EngineError on one that is not; bad arguments raise ValueError.
+
+`Engine.open_journal(config)` gives the same reads over a journal alone (for one-shot commands
+while no engine runs); its `retry` queues files for the next start.
 """
 
 from __future__ import annotations
@@ -11,22 +16,28 @@ import logging
 import os
 import shutil
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from . import __version__
 from .config import Config
-from .journal import Journal
+from .journal import Journal, JournalError
 from .model import (
     ACTIVE_STATES,
+    NOT_RETRIABLE,
     STATES,
     Alert,
+    EndpointStats,
     Event,
     FileDetail,
     FilePage,
     Health,
+    Histogram,
+    JobStatus,
     MinutePoint,
+    RequestRecord,
     RetryResult,
     Snapshot,
+    from_dict,
     worst,
 )
 from .monitor import Collector
@@ -35,8 +46,21 @@ from .processors import Registry
 from .stats import DURATION_BUCKETS, DurationHistograms, per_minute, quantiles
 from .watcher import Watcher
 
+if TYPE_CHECKING:
+    from .journal.reports import ReportQueries
+    from .notify.service import Notifier
+    from .scheduler import Scheduler
+
 log = logging.getLogger(__name__)
 MAX_PAGE = 1000
+S = TypeVar("S")
+
+
+class Service(Protocol):
+    """Something that lives and dies with the engine (the HTTP server, a demo app...)."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
 
 
 class EngineError(RuntimeError):
@@ -53,11 +77,12 @@ class Engine:
         self.started_at = time.time()
         self._lock_fd: int | None = None
         self._running = False
-        self._extras: list[Any] = []  # services started with the engine (server, scheduler...)
-        # HTTP request metrics: filled by the server's monitor, read by the console and /metrics.
+        self._services: list[Service] = []  # started and stopped with the engine
+        # The request monitor: the server (or the console's demo app) records into it; its
+        # figures are read through the API below.
         self.requests = Collector()
-        self.notifier = None
-        self.scheduler = None
+        self.notifier: Notifier | None = None
+        self.scheduler: Scheduler | None = None
         self.notify_retry_base = 5.0  # seconds before the first redelivery; doubles each time
         self.durations = DurationHistograms()
         self.health_limits = {"queue_warn": 10_000, "disk_warn_bytes": 1 << 30, "disk_fail_bytes": 100 << 20}
@@ -71,7 +96,7 @@ class Engine:
         except OSError as exc:
             raise EngineError(f"cannot create the folders under {paths.root}: {exc}") from exc
         self._take_lock()
-        self.journal = Journal(paths.state / "journal.sqlite")
+        self.journal = Journal(paths.journal)
         self.started_at = time.time()
         self.durations.seed(self.journal.figures.duration_buckets(DURATION_BUCKETS))
         # The watcher hands candidates to the pipeline; the pipeline asks the watcher to look
@@ -93,7 +118,7 @@ class Engine:
         self.watcher.start()
         self._start_notify_and_jobs()
         self._running = True
-        for service in self._extras:
+        for service in self._services:
             service.start()
         self.journal.events.add("engine_started", f"engine {self.config.name} started (chute {__version__})")
         log.info("watching %s", paths.inbox)
@@ -153,20 +178,62 @@ class Engine:
         )
         return f"{saved['txt'].name} saved" + (", email queued" if emailed else "")
 
-    def add_service(self, service: Any) -> None:
+    def add_service(self, service: Service) -> None:
         """Attach something with start()/stop() that lives and dies with the engine."""
-        self._extras.append(service)
+        self._services.append(service)
         if self._running:
             service.start()
 
+    def service(self, kind: type[S]) -> S | None:
+        """The first attached service of that type, if any."""
+        return next((s for s in self._services if isinstance(s, kind)), None)
+
+    @classmethod
+    def open_journal(cls, config: Config) -> Engine:
+        """The API over the journal alone, for one-shot commands while no engine runs.
+
+        Raises EngineError when the root has no journal. Close it with stop().
+        """
+        path = config.paths.journal
+        if not path.exists():
+            raise EngineError(f"no journal at {path}: has an engine ever run on {config.paths.root}?")
+        engine = cls(config)
+        try:
+            engine.journal = Journal(path)
+        except JournalError as exc:
+            raise EngineError(str(exc)) from None
+        return engine
+
+    @staticmethod
+    def running_on(config: Config) -> bool:
+        """Whether an engine holds the lock of this root now (in any process)."""
+        path = config.paths.lock
+        if not path.exists():
+            return False
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+    @property
+    def running(self) -> bool:
+        """Started and not stopped (an engine from open_journal never runs)."""
+        return self._running
+
     def stop(self, timeout: float = 10.0) -> None:
         if not self._running:
+            if self.journal:
+                self.journal.close()
             self._release_lock()
             return
         self._running = False
         if self.journal:
             self.journal.events.interrupt_waiters()
-        for service in reversed(self._extras):
+        for service in reversed(self._services):
             try:
                 service.stop()
             except Exception:
@@ -192,7 +259,7 @@ class Engine:
         self.stop()
 
     def _take_lock(self) -> None:
-        path = self.config.paths.state / "engine.lock"
+        path = self.config.paths.lock
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -247,7 +314,7 @@ class Engine:
             unread_alerts=j.alerts.unread(),
         )
 
-    def schedules(self) -> list[dict[str, Any]]:
+    def schedules(self) -> list[JobStatus]:
         """Each scheduled job with its last and next run (empty without a scheduler)."""
         return self.scheduler.status() if self.scheduler is not None else []
 
@@ -270,9 +337,14 @@ class Engine:
         return self._j().files.detail(file_id)
 
     def retry(self, ids: list[int]) -> RetryResult:
-        if self.pipeline is None:
-            raise EngineError("the engine is not started")
-        return self.pipeline.retry(ids)
+        """Put failed files back through the pipeline; on a journal alone, queue them for the next start."""
+        if self.pipeline is not None:
+            return self.pipeline.retry(ids)
+        wanted = list(dict.fromkeys(ids))
+        moved = {m.id for m in self._j().files.request_retry(wanted)}
+        return RetryResult(
+            retried=sorted(moved), skipped={fid: NOT_RETRIABLE for fid in wanted if fid not in moved}
+        )
 
     def retry_failed(self) -> RetryResult:
         return self.retry(self._j().files.failed_ids())
@@ -344,6 +416,46 @@ class Engine:
 
     def unread_alerts(self) -> int:
         return self._j().alerts.unread()
+
+    @property
+    def reports(self) -> ReportQueries:
+        """The journal's read-only queries over windows of time, for reports."""
+        return self._j().reports
+
+    # --- the request monitor's figures ---------------------------------------------------------
+
+    def request_stats(self) -> dict[str, Any]:
+        """Totals over every route since start and per window (JSON-ready, as /requests/stats)."""
+        return self.requests.stats()
+
+    def endpoints(self) -> list[EndpointStats]:
+        """Per route template, busiest first."""
+        return [from_dict(EndpointStats, e) for e in self.requests.endpoints()]
+
+    def recent_requests(self, limit: int = 100, route: str | None = None) -> list[RequestRecord]:
+        """The latest requests, newest first (only those of `route` if given)."""
+        return [from_dict(RequestRecord, r) for r in self.requests.recent(limit, route)]
+
+    def http_histograms(self, bounds: tuple[float, ...]) -> list[Histogram]:
+        """Each route's request durations at these upper bounds, with its status codes."""
+        return [
+            Histogram(
+                label=route,
+                bounds=bounds,
+                cumulative=[sketch.count_at_most(b) for b in bounds],
+                count=sketch.count,
+                sum=sketch.sum,
+                statuses=statuses,
+            )
+            for route, (sketch, statuses) in sorted(self.requests.route_sketches().items())
+        ]
+
+    def processing_histograms(self) -> list[Histogram]:
+        """Time in the processor per file, by kind, since the journal began."""
+        return [
+            Histogram(label=kind, bounds=DURATION_BUCKETS, cumulative=cum[:-1], count=cum[-1], sum=total)
+            for kind, (cum, total) in sorted(self.durations.snapshot().items())
+        ]
 
     def mark_alert_read(self, alert_id: int, read: bool = True) -> bool:
         return self._j().alerts.mark_read(alert_id, read)

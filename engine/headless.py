@@ -79,7 +79,11 @@ def build_engine(config: Config) -> Engine:
 
 def announce_server(engine: Engine) -> None:
     """Say where the API is and how to get the token, without ever logging the token itself."""
-    server = next((s for s in engine._extras if hasattr(s, "token_source")), None)
+    if not engine.config.server.enabled:
+        return
+    from .server import ServerService
+
+    server = engine.service(ServerService)
     if server is None:
         return
     if server.token_source == "env":

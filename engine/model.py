@@ -104,7 +104,7 @@ class Snapshot:
     processing: Quantiles  # time in the processor, recent files
     last_scan_at: float | None
     watcher_alive: bool
-    schedules: list[dict[str, Any]] = field(default_factory=list)
+    schedules: list[JobStatus] = field(default_factory=list)
     last_event_id: int = 0
     unread_alerts: int = 0
 
@@ -141,10 +141,103 @@ class Health:
     checks: dict[str, list[dict[str, Any]]]
 
 
+NOT_RETRIABLE = "not found or not failed"
+
+
 @dataclass(frozen=True)
 class RetryResult:
     retried: list[int]
     skipped: dict[int, str]  # id -> why not
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """A scheduled job: when it runs, how its last run went, when it runs next."""
+
+    name: str
+    when: str  # the schedule as configured ("daily 01:00", "never", ...)
+    last_run: float | None = None  # when the last run started
+    last_finished: float | None = None
+    last_outcome: str | None = None  # ok | failed
+    last_duration: float | None = None
+    last_message: str | None = None
+    runs: int = 0
+    failures: int = 0
+    next_run: float | None = None
+    running: bool = False
+
+
+@dataclass(frozen=True)
+class Latency:
+    count: int = 0
+    sum: float | None = None
+    mean: float | None = None
+    min: float | None = None
+    max: float | None = None
+    p50: float | None = None
+    p90: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+
+
+@dataclass(frozen=True)
+class RequestWindow:
+    """A route's requests over the last minutes."""
+
+    count: int = 0
+    errors: int = 0
+    error_rate: float = 0.0
+    max: float | None = None
+    p50: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+
+
+@dataclass(frozen=True)
+class ExceptionCount:
+    count: int
+    last_message: str
+    last_at: float
+
+
+@dataclass(frozen=True)
+class EndpointStats:
+    """The request monitor's figures for one route template, since start and per window."""
+
+    route: str
+    count: int
+    errors: int
+    error_rate: float
+    methods: dict[str, int] = field(default_factory=dict)
+    status: dict[str, int] = field(default_factory=dict)  # status code -> requests
+    exceptions: dict[str, ExceptionCount] = field(default_factory=dict)  # by exception type
+    latency: Latency = field(default_factory=Latency)
+    windows: dict[str, RequestWindow] = field(default_factory=dict)  # "1m" | "5m" | "60m"
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One recent HTTP request."""
+
+    time: float
+    method: str
+    path: str
+    route: str
+    status: int
+    duration: float
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Cumulative counts at each upper bound of `bounds` (then +Inf, which is `count`)."""
+
+    label: str  # a file kind, or a route template
+    bounds: tuple[float, ...]
+    cumulative: list[int]  # one per bound
+    count: int
+    sum: float
+    statuses: dict[int, int] = field(default_factory=dict)  # HTTP: status code -> requests
 
 
 # --- what the journal stores hand back (one dataclass per kind of row) -------------------------
@@ -301,27 +394,36 @@ def from_dict(cls: type, data: Any) -> Any:
     """The inverse of to_dict for the dataclasses above (used by the remote console)."""
     if not dataclasses.is_dataclass(cls):
         return data
-    hints = {f.name: f.type for f in dataclasses.fields(cls)}
     kwargs = {}
-    for name in hints:
-        if name not in data:
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
             continue
-        value = data[name]
-        nested = _NESTED.get((cls.__name__, name))
+        value = data[f.name]
+        nested = _NESTED.get((cls.__name__, f.name))
         if nested is not None:
-            elem, many = nested
-            value = [from_dict(elem, v) for v in value] if many else from_dict(elem, value)
-        kwargs[name] = value
+            elem, shape = nested
+            if shape == "list":
+                value = [from_dict(elem, v) for v in value]
+            elif shape == "dict":
+                value = {k: from_dict(elem, v) for k, v in value.items()}
+            else:
+                value = from_dict(elem, value)
+        kwargs[f.name] = value
     return cls(**kwargs)
 
 
-_NESTED: dict[tuple[str, str], tuple[type, bool]] = {
-    ("FileDetail", "file"): (FileRecord, False),
-    ("FileDetail", "attempts"): (Attempt, True),
-    ("FileDetail", "events"): (Event, True),
-    ("FilePage", "items"): (FileRecord, True),
-    ("Snapshot", "latency"): (Quantiles, False),
-    ("Snapshot", "processing"): (Quantiles, False),
+# Fields holding dataclasses: (class, field) -> (their class, one | list | dict of them).
+_NESTED: dict[tuple[str, str], tuple[type, str]] = {
+    ("FileDetail", "file"): (FileRecord, "one"),
+    ("FileDetail", "attempts"): (Attempt, "list"),
+    ("FileDetail", "events"): (Event, "list"),
+    ("FilePage", "items"): (FileRecord, "list"),
+    ("Snapshot", "latency"): (Quantiles, "one"),
+    ("Snapshot", "processing"): (Quantiles, "one"),
+    ("Snapshot", "schedules"): (JobStatus, "list"),
+    ("EndpointStats", "latency"): (Latency, "one"),
+    ("EndpointStats", "windows"): (RequestWindow, "dict"),
+    ("EndpointStats", "exceptions"): (ExceptionCount, "dict"),
 }
 
 

@@ -34,6 +34,7 @@ from .model import (
     DONE,
     DUPLICATE,
     FAILED,
+    NOT_RETRIABLE,
     PLACING,
     QUEUED,
     RETRYING,
@@ -43,13 +44,12 @@ from .model import (
     RetryResult,
 )
 from .placement import ERROR_SUFFIX, META_SUFFIX, Placer, error_document, meta_document, move
-from .processors import ProcessingError, Registry, Result
+from .processors import Choice, ProcessingError, Registry, Result
 from .processors.base import prefetched
 from .watcher import Candidate
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-OUTPUT_SUFFIXES = (".normalized.csv", ".thumb.png")
 BATCH = 128
 READ_ALL_BELOW = 4 * 2**20
 
@@ -88,11 +88,14 @@ class BatchQueue(Generic[T]):
 
 @dataclass
 class _Prepared:
-    size: int
-    sha256: str
-    choice: object
-    started: float
-    t0: float
+    """What one attempt has learned about a file so far (carried to the slow lane)."""
+
+    started: float  # wall clock, for the attempts table
+    t0: float  # perf_counter, for the duration
+    size: int | None = None
+    sha256: str | None = None
+    choice: Choice | None = None
+    data: bytes | None = None  # the whole content when small, for an inline processor
 
 
 @dataclass
@@ -139,8 +142,8 @@ class Pipeline:
         self.registry = registry
         self.paths = config.paths
         # Plain strings on the hot path: pathlib's parsing was a tenth of a burst's CPU.
-        self.work_dir = os.path.join(self.paths.state, "work")
-        self.tmp_dir = os.path.join(self.paths.state, "tmp")
+        self.work_dir = str(self.paths.work)
+        self.tmp_dir = str(self.paths.tmp)
         self.files = journal.files
         self.placer = Placer(self.paths, taken=self.files.dests_in)
         self.runner = IsolatedRunner(self.cfg.isolated_workers, self.cfg.timeout, self.cfg.memory_limit_mb)
@@ -249,7 +252,7 @@ class Pipeline:
         lost: list[tuple[int, str]] = []
         for fid, a in zip(ids, arrivals, strict=True):
             try:
-                move(a.src, os.path.join(self.work_dir, str(fid)))
+                move(a.src, self._work_path(fid))
             except FileNotFoundError:
                 lost.append((fid, "removed from the inbox before it could be claimed"))
                 continue
@@ -305,91 +308,100 @@ class Pipeline:
             self._place(results)
 
     def _process(self, item: WorkItem) -> _Done | None:
-        path = os.path.join(self.work_dir, str(item.id))
-        prep = item.prepared
-        started = prep.started if prep else time.time()
-        t0 = prep.t0 if prep else time.perf_counter()
-        kind = size = sha = data = None
-        note = None
-        workdir = Path(self.tmp_dir, str(item.id))
+        """One attempt at one file: its result to place, or None when it went elsewhere (the slow
+        lane, a retry later, vanished, or left queued because the engine is stopping)."""
+        prep = item.prepared or _Prepared(started=time.time(), t0=time.perf_counter())
         try:
-            if prep is None:
-                try:
-                    size, sha, head, data = _read(path)
-                except PermissionError as exc:
-                    raise ProcessingError(
-                        "permission", f"cannot read the file: {exc.strerror}", transient=True
-                    ) from None
-                except FileNotFoundError:
-                    raise
-                except OSError as exc:
-                    raise ProcessingError(
-                        "io", f"cannot read the file: {exc.strerror or exc}", transient=True
-                    ) from None
-                choice = self.registry.choose(item.name, head)
-            else:
-                size, sha, choice = prep.size, prep.sha256, prep.choice
-            kind = choice.processor.kind
-            note = choice.note
-            dup_of = self.files.find_done_by_sha(sha, item.id) if self.cfg.duplicates == "mark" else None
-            if dup_of is not None:
-                result = Result(meta={"duplicate_of": dup_of})
-                target = DUPLICATE
-            elif choice.processor.inline and size <= self.cfg.inline_max_bytes:
-                with prefetched(path, data):
-                    result = self._inline(choice.processor, Path(path), item.name, workdir)
-                target = DONE
-            elif prep is None:
-                item.prepared = _Prepared(size, sha, choice, started, t0)
-                self._slow.put_many([item])
-                return None
-            else:
-                workdir.mkdir(exist_ok=True)
-                result = self.runner.run(choice.processor, Path(path), item.name, workdir)
-                target = DONE
-            if note:
-                result.meta["note"] = note
-            duration = time.perf_counter() - t0
-            outcome = Outcome(
-                id=item.id,
-                target_state=target,
-                kind=kind,
-                size=size,
-                sha256=sha,
-                meta=result.meta,
-                started_at=started,
-                duration=duration,
-                message=item.name,
-            )
-            return _Done(item, outcome, result.outputs)
+            if item.prepared is None:
+                self._examine(item, prep)
+            ran = self._run(item, prep)
+            return None if ran is None else self._succeeded(item, prep, *ran)
         except FileNotFoundError:
             self.files.mark_vanished([(item.id, "its working copy in state/work disappeared")])
             return None
         except ProcessingError as exc:
-            duration = time.perf_counter() - t0
-            if exc.kind == "empty":
-                size = 0
-            outcome = Outcome(
-                id=item.id,
-                target_state=FAILED,
-                kind=kind,
-                size=size,
-                sha256=sha,
-                meta={"note": note} if note else {},
-                error_kind=exc.kind,
-                reason=exc.reason,
-                started_at=started,
-                duration=duration,
-                message=f"{item.name}: {exc.reason}",
-            )
-            if exc.transient and item.attempts + 1 < self.cfg.max_attempts and not self._stop.is_set():
-                delay = self.cfg.retry_backoff * (2**item.attempts)
-                self.files.schedule_retry(outcome, time.time() + delay)
-                self._requeue_later(WorkItem(item.id, item.name, item.attempts + 1), delay)
-                return None
-            if exc.kind == "stopped":
-                return None  # the engine is stopping; the file stays queued for the next start
-            return _Done(item, outcome, {})
+            return self._failed(item, prep, exc)
+
+    def _examine(self, item: WorkItem, prep: _Prepared) -> None:
+        """Read and hash the file, and choose its processor by content and name."""
+        try:
+            prep.size, prep.sha256, head, prep.data = _read(self._work_path(item.id))
+        except PermissionError as exc:
+            raise ProcessingError(
+                "permission", f"cannot read the file: {exc.strerror}", transient=True
+            ) from None
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise ProcessingError(
+                "io", f"cannot read the file: {exc.strerror or exc}", transient=True
+            ) from None
+        prep.choice = self.registry.choose(item.name, head)
+
+    def _run(self, item: WorkItem, prep: _Prepared) -> tuple[Result, str] | None:
+        """(result, target state): a duplicate, in this thread, or in a child process; None when
+        the file is handed to the slow lane to wait for one."""
+        processor = prep.choice.processor
+        path = self._work_path(item.id)
+        workdir = Path(self.tmp_dir, str(item.id))
+        dup_of = self.files.find_done_by_sha(prep.sha256, item.id) if self.cfg.duplicates == "mark" else None
+        if dup_of is not None:
+            return Result(meta={"duplicate_of": dup_of}), DUPLICATE
+        if processor.inline and prep.size <= self.cfg.inline_max_bytes:
+            with prefetched(path, prep.data):
+                return self._inline(processor, Path(path), item.name, workdir), DONE
+        if item.prepared is None:
+            prep.data = None  # the child process reads the file itself
+            item.prepared = prep
+            self._slow.put_many([item])
+            return None
+        workdir.mkdir(exist_ok=True)
+        return self.runner.run(processor, Path(path), item.name, workdir), DONE
+
+    def _succeeded(self, item: WorkItem, prep: _Prepared, result: Result, target: str) -> _Done:
+        note = prep.choice.note
+        if note:
+            result.meta["note"] = note
+        outcome = Outcome(
+            id=item.id,
+            target_state=target,
+            kind=prep.choice.processor.kind,
+            size=prep.size,
+            sha256=prep.sha256,
+            meta=result.meta,
+            started_at=prep.started,
+            duration=time.perf_counter() - prep.t0,
+            message=item.name,
+        )
+        return _Done(item, outcome, result.outputs)
+
+    def _failed(self, item: WorkItem, prep: _Prepared, exc: ProcessingError) -> _Done | None:
+        """A failure to place, or None when it is retried later or the engine is stopping."""
+        note = prep.choice.note if prep.choice else None
+        outcome = Outcome(
+            id=item.id,
+            target_state=FAILED,
+            kind=prep.choice.processor.kind if prep.choice else None,
+            size=0 if exc.kind == "empty" else prep.size,
+            sha256=prep.sha256,
+            meta={"note": note} if note else {},
+            error_kind=exc.kind,
+            reason=exc.reason,
+            started_at=prep.started,
+            duration=time.perf_counter() - prep.t0,
+            message=f"{item.name}: {exc.reason}",
+        )
+        if exc.transient and item.attempts + 1 < self.cfg.max_attempts and not self._stop.is_set():
+            delay = self.cfg.retry_backoff * (2**item.attempts)
+            self.files.schedule_retry(outcome, time.time() + delay)
+            self._requeue_later(WorkItem(item.id, item.name, item.attempts + 1), delay)
+            return None
+        if exc.kind == "stopped":
+            return None  # the engine is stopping; the file stays queued for the next start
+        return _Done(item, outcome, {})
+
+    def _work_path(self, file_id: int) -> str:
+        return os.path.join(self.work_dir, str(file_id))
 
     def _inline(self, processor, path: Path, name: str, workdir: Path) -> Result:
         needs_dir = processor.kind not in ("text", "json")
@@ -448,7 +460,7 @@ class Pipeline:
                 "outputs": [display(os.path.basename(o.dest) + s) for s in r.outputs],
             }
             sidecar = (META_SUFFIX, meta_document(record, o.encoded_meta()))
-        self.placer.put(os.path.join(self.work_dir, str(o.id)), o.dest, sidecar, r.outputs)
+        self.placer.put(self._work_path(o.id), o.dest, sidecar, r.outputs)
 
     # --- retries -------------------------------------------------------------------------------
 
@@ -477,7 +489,7 @@ class Pipeline:
         wanted = list(dict.fromkeys(ids))
         moved = self.files.request_retry(wanted)
         ok = {m.id for m in moved}
-        skipped = {fid: "not found or not failed" for fid in wanted if fid not in ok}
+        skipped = {fid: NOT_RETRIABLE for fid in wanted if fid not in ok}
         items: list[WorkItem] = []
         lost: list[tuple[int, str]] = []
         for m in moved:
@@ -495,7 +507,7 @@ class Pipeline:
 
     def _reclaim(self, fid: int, src: str, ino: int | None) -> bool:
         """Bring a file back into state/work/<id> from where the journal says it was."""
-        work = os.path.join(self.work_dir, str(fid))
+        work = self._work_path(fid)
         if os.path.exists(work):
             return True
         try:
@@ -520,13 +532,15 @@ class Pipeline:
         lost: list[tuple[int, str]] = []
         finished: list[Outcome] = []
         for row in rows:
-            work = os.path.join(self.work_dir, str(row.id))
+            work = self._work_path(row.id)
             if row.state == PLACING and row.dest:
                 if not os.path.exists(work) and os.path.lexists(row.dest):
                     finished.append(self._recovered_outcome(row))
                     continue
                 # Not moved yet: drop any companions it wrote and process it again from scratch.
-                Placer.remove_companions(row.dest, (META_SUFFIX, ERROR_SUFFIX, *OUTPUT_SUFFIXES))
+                Placer.remove_companions(
+                    row.dest, (META_SUFFIX, ERROR_SUFFIX, *self.registry.output_suffixes())
+                )
                 self.files.mark_queued(row.id)
             if row.state in (QUEUED, RETRYING, PLACING):
                 if self._reclaim(row.id, row.src, row.src_ino):

@@ -12,9 +12,12 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .stats import quantiles
+
+if TYPE_CHECKING:
+    from .engine import Engine
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -40,9 +43,9 @@ def folder_size(path: Path) -> tuple[int, int]:
     return files, total
 
 
-def build(engine, since: float | None = None, until: float | None = None) -> dict[str, Any]:
-    """The report's data. `engine` needs a journal and config; its request monitor is optional."""
-    queries = engine.journal.reports
+def build(engine: Engine, since: float | None = None, until: float | None = None) -> dict[str, Any]:
+    """The report's data; the request monitor's figures only from a running engine."""
+    queries = engine.reports
     until = until or time.time()
     since = since or until - 86400
     by_kind: dict[str, dict[str, int]] = {}
@@ -85,7 +88,7 @@ def build(engine, since: float | None = None, until: float | None = None) -> dic
         "files_by_weekday": files_by_weekday,
         "folders": folders,
     }
-    requests = getattr(engine, "requests", None)
+    requests = engine.requests if engine.running else None
     if requests is not None:
         stats = requests.stats()
         endpoints = requests.endpoints()[:5]

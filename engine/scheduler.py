@@ -17,7 +17,7 @@ from typing import Any
 import schedule
 
 from .journal import Journal
-from .model import JobRecord
+from .model import JobRecord, JobStatus
 from .schedules import When
 
 log = logging.getLogger(__name__)
@@ -116,25 +116,25 @@ class Scheduler:
             raise RuntimeError(f"a {name} is already running")
         return {"job": name, "started": True, "message": f"{name} started"}
 
-    def status(self) -> list[dict[str, Any]]:
+    def status(self) -> list[JobStatus]:
         last = self.journal.jobs.all()
         out = []
         for name, job in self.jobs.items():
             row = last.get(name) or JobRecord(name)
             entry = self._entries.get(name)
-            next_run = entry.next_run.timestamp() if entry is not None and entry.next_run else None
             out.append(
-                {
-                    "name": name,
-                    "when": job.when.spec if job.when else "never",
-                    "last_run": row.last_started_at,
-                    "last_outcome": row.last_outcome,
-                    "last_duration": row.last_duration,
-                    "last_message": row.last_message,
-                    "runs": row.runs,
-                    "failures": row.failures,
-                    "next_run": next_run,
-                    "running": name in self._running,
-                }
+                JobStatus(
+                    name=name,
+                    when=job.when.spec if job.when else "never",
+                    last_run=row.last_started_at,
+                    last_finished=row.last_finished_at,
+                    last_outcome=row.last_outcome,
+                    last_duration=row.last_duration,
+                    last_message=row.last_message,
+                    runs=row.runs,
+                    failures=row.failures,
+                    next_run=entry.next_run.timestamp() if entry is not None and entry.next_run else None,
+                    running=name in self._running,
+                )
             )
         return out

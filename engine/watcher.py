@@ -76,8 +76,10 @@ def _make_observer(on_overflow: Callable[[], None]):
         from watchdog.observers import Observer
 
         return Observer()
-    from watchdog.observers.inotify import InotifyFullEmitter, InotifyObserver
+    from watchdog.observers.api import BaseObserver
+    from watchdog.observers.inotify import InotifyFullEmitter
     from watchdog.observers.inotify_c import InotifyConstants as C
+    from watchdog.observers.inotify_c import InotifyFD
 
     # No IN_CREATE either: every writer's open() raises IN_OPEN, which already marks a file as
     # being written; what only IN_CREATE would show (hard links, FIFOs, new directories) the
@@ -109,9 +111,20 @@ def _make_observer(on_overflow: Callable[[], None]):
 
             group.on_queue_overflow = overflowed
 
-    observer = InotifyObserver(generate_full_events=True)
-    observer._emitter_class = InboxEmitter
-    return observer
+    class InboxObserver(BaseObserver):
+        """watchdog's InotifyObserver with the emitter above: its own inotify descriptor, closed at stop."""
+
+        def __init__(self) -> None:
+            self.inotify_fd = InotifyFD()
+            self.inotify_fd.start()
+            super().__init__(emitter_class=InboxEmitter, inotify_fd=self.inotify_fd)
+
+        def on_thread_stop(self) -> None:
+            super().on_thread_stop()
+            self.inotify_fd.stop()
+            self.inotify_fd.join()
+
+    return InboxObserver()
 
 
 class Watcher:

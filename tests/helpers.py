@@ -9,6 +9,8 @@ from pathlib import Path
 
 from chute.engine import Config, Engine
 from chute.engine.model import FileRecord
+from chute.engine.placement import ERROR_SUFFIX, META_SUFFIX
+from chute.engine.processors import Registry
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 20.0, interval: float = 0.05, what: str = ""):
@@ -55,7 +57,7 @@ test_config.__test__ = False  # a helper, not a test
 
 def originals(folder: Path) -> list[Path]:
     """Placed originals under a folder (not their sidecars or outputs)."""
-    companions = (".meta.json", ".error.txt", ".normalized.csv", ".thumb.png")
+    companions = (META_SUFFIX, ERROR_SUFFIX, *Registry.default().output_suffixes())
     return sorted(
         p for p in folder.rglob("*") if p.is_file() and not any(str(p).endswith(s) for s in companions)
     )

@@ -171,7 +171,7 @@ def test_the_weekly_report_is_emailed_with_the_request_figures(tmp_path, ca, mon
             client.get("/missing")
             monitor.services.run_report()  # what the schedule calls on Monday at 09:00
             wait_for(lambda: capture.messages, timeout=20, what="the report email")
-            wait_for(lambda: not monitor.services.scheduler.status()[0]["running"], timeout=10)
+            wait_for(lambda: not monitor.services.scheduler.status()[0].running, timeout=10)
             started = client.post("/monitoring/chute/reports")  # and what "make a report now" calls
             assert started.status_code == 202, started.text
             wait_for(lambda: len(capture.messages) == 2, timeout=20, what="the second report")
@@ -188,7 +188,7 @@ def test_the_weekly_report_is_emailed_with_the_request_figures(tmp_path, ca, mon
         # Only what came since the first report: the POST that asked for it, if recorded by then.
         assert re.search(r"since the last report: [01] requests", second.get_body(("plain",)).get_content())
         jobs = monitor.services.scheduler.status()
-        assert jobs[0]["name"] == "report" and jobs[0]["last_outcome"] == "ok"
+        assert jobs[0].name == "report" and jobs[0].last_outcome == "ok"
     finally:
         monitor.stop()
         controller.stop()

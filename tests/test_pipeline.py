@@ -278,40 +278,6 @@ def test_second_engine_on_same_root_is_refused(make_engine, tmp_path):
     other.stop()
 
 
-def test_journal_migrates_an_old_schema_forward(tmp_path):
-    import sqlite3
-
-    from chute.engine.journal import MIGRATIONS, SCHEMA_VERSION, Journal
-
-    path = tmp_path / "journal.sqlite"
-    old = sqlite3.connect(path, isolation_level=None)
-    old.executescript(f"BEGIN; {MIGRATIONS[0]}; PRAGMA user_version=1; COMMIT;")
-    old.execute(
-        "INSERT INTO files(name, src, state, arrived_at, updated_at) VALUES ('a', '/x', 'done', 1, 1)"
-    )
-    old.close()
-    journal = Journal(path)
-    try:
-        assert journal.db.reader.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-        assert journal.figures.counts().counts["done"] == 1
-        assert journal.alerts.list() == []
-    finally:
-        journal.close()
-
-
-def test_a_journal_from_a_newer_chute_is_refused(tmp_path):
-    import sqlite3
-
-    import pytest
-
-    from chute.engine.journal import Journal, JournalError
-
-    path = tmp_path / "journal.sqlite"
-    sqlite3.connect(path).execute("PRAGMA user_version=999")
-    with pytest.raises(JournalError, match="newer than this chute"):
-        Journal(path)
-
-
 def test_one_unclaimable_file_does_not_hold_up_its_batch(make_engine, caplog):
     engine = make_engine()
     real_claim = engine.journal.files.claim

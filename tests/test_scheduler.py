@@ -29,9 +29,9 @@ def test_interval_job_runs_and_is_journaled(tmp_path):
     s.start()
     try:
         wait_for(lambda: len(runs) >= 2, timeout=5)
-        status = {x["name"]: x for x in s.status()}["tick"]
-        assert status["last_outcome"] == "ok" and status["last_message"] == "ticked" and status["runs"] >= 1
-        assert status["next_run"] > time.time() - 1
+        status = {x.name: x for x in s.status()}["tick"]
+        assert status.last_outcome == "ok" and status.last_message == "ticked" and status.runs >= 1
+        assert status.next_run > time.time() - 1
     finally:
         s.stop()
         j.close()
@@ -124,9 +124,9 @@ def test_engine_schedules_in_snapshot_and_bad_spec_named(tmp_path):
     )
     engine.start()
     try:
-        jobs = {j["name"]: j for j in engine.snapshot().schedules}
-        assert jobs["backup"]["when"] == "monday 09:00" and jobs["backup"]["next_run"] > time.time()
-        assert jobs["report"]["when"] == "never" and jobs["report"]["next_run"] is None
+        jobs = {j.name: j for j in engine.snapshot().schedules}
+        assert jobs["backup"].when == "monday 09:00" and jobs["backup"].next_run > time.time()
+        assert jobs["report"].when == "never" and jobs["report"].next_run is None
     finally:
         engine.stop()
     path = tmp_path / "bad.toml"

@@ -4,42 +4,26 @@ never loads it."""
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-from chute.engine import __version__
-from chute.engine.config import ConfigError, init
+from chute.engine import Engine, EngineError, __version__
+from chute.engine.config import Config, ConfigError, init
 from chute.engine.headless import add_engine_args, add_location_args, resolve_config
 from chute.engine.headless import run as run_engine
-from chute.engine.journal import Journal, JournalError
 from chute.engine.model import to_dict
 
 
-def _engine_running(config) -> bool:
-    lock = config.paths.state / "engine.lock"
-    if not lock.exists():
-        return False
-    fd = os.open(lock, os.O_RDONLY)
+def _open_journal(config: Config) -> Engine:
+    """The engine's API over its journal alone (the engine is not running)."""
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
-
-
-def _open_journal(config) -> Journal:
-    path = config.paths.state / "journal.sqlite"
-    if not path.exists():
-        raise ConfigError(
-            "paths.state", f"no journal at {path}: has an engine ever run on {config.paths.root}?"
-        )
-    return Journal(path)
+        return Engine.open_journal(config)
+    except EngineError as exc:
+        if config.paths.journal.exists():
+            raise
+        raise ConfigError("paths.state", str(exc)) from None
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -50,11 +34,11 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     config = resolve_config(args)
-    journal = _open_journal(config)
+    engine = _open_journal(config)
     try:
-        by_state = journal.figures.counts()
-        counts, kinds = by_state.counts, by_state.kinds
-        running = _engine_running(config)
+        snap = engine.snapshot()
+        counts, kinds = snap.counts, snap.kinds
+        running = Engine.running_on(config)
         if args.json:
             print(json.dumps({"running": running, "counts": counts, "kinds": kinds}))
             return 0
@@ -62,34 +46,31 @@ def cmd_status(args: argparse.Namespace) -> int:
         print("  " + "  ".join(f"{s}: {n}" for s, n in counts.items() if n or s in ("done", "failed")))
         for kind, by_state in sorted(kinds.items()):
             print(f"  {kind:<8} " + "  ".join(f"{s}: {n}" for s, n in sorted(by_state.items())))
-        failed = journal.files.page(state="failed", limit=5)
+        failed = engine.files(state="failed", limit=5).items
         if failed:
             print("recent failures:")
             for f in failed:
                 print(f"  #{f.id} {f.name!r}: {f.error_kind}: {f.reason}")
     finally:
-        journal.close()
+        engine.stop()
     return 0
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
     config = resolve_config(args)
-    if _engine_running(config):
+    if Engine.running_on(config):
         from .remote_cli import retry_via_api
 
         return retry_via_api(config, args.ids, args.all_failed)
-    journal = _open_journal(config)
+    engine = _open_journal(config)
     try:
-        ids = journal.files.failed_ids() if args.all_failed else args.ids
-        moved = journal.files.request_retry(ids)
+        result = engine.retry_failed() if args.all_failed else engine.retry(args.ids)
     finally:
-        journal.close()
-    done = {m.id for m in moved}
-    for fid in ids:
-        if fid not in done:
-            print(f"#{fid}: not found or not failed", file=sys.stderr)
-    print(f"{len(done)} file(s) queued for retry; the engine processes them when it next starts")
-    return 0 if done or not ids else 1
+        engine.stop()
+    for fid, why in result.skipped.items():
+        print(f"#{fid}: {why}", file=sys.stderr)
+    print(f"{len(result.retried)} file(s) queued for retry; the engine processes them when it next starts")
+    return 0 if result.retried or not result.skipped else 1
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
@@ -102,7 +83,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
         print(f"{args.verify}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
         return 0 if not problems else 1
     config = resolve_config(args)
-    if _engine_running(config):
+    if Engine.running_on(config):
         from .remote_cli import call
 
         print(call(config, "POST", "/api/v1/backups").get("message", "backup started in the engine"))
@@ -132,24 +113,20 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    import types
-
     from chute.engine import report
 
     config = resolve_config(args)
-    if _engine_running(config):
+    if Engine.running_on(config):
         from .remote_cli import call
 
         print(call(config, "POST", "/api/v1/reports").get("message", "report started in the engine"))
         return 0
-    journal = _open_journal(config)
+    engine = _open_journal(config)
     try:
-        doc = report.build(
-            types.SimpleNamespace(journal=journal, config=config), since=time.time() - args.hours * 3600
-        )
+        doc = report.build(engine, since=time.time() - args.hours * 3600)
         saved = report.save(doc, config.paths.archive)
     finally:
-        journal.close()
+        engine.stop()
     print(report.render_text(doc))
     print("saved " + ", ".join(str(p) for p in saved.values()))
     return 0
@@ -157,12 +134,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_files(args: argparse.Namespace) -> int:
     config = resolve_config(args)
-    journal = _open_journal(config)
+    engine = _open_journal(config)
     try:
-        for f in journal.files.page(state=args.state, kind=args.kind, q=args.q, limit=args.limit):
+        for f in engine.files(state=args.state, kind=args.kind, q=args.q, limit=args.limit).items:
             print(json.dumps(to_dict(f)) if args.json else f"#{f.id}\t{f.state}\t{f.kind or '-'}\t{f.name}")
     finally:
-        journal.close()
+        engine.stop()
     return 0
 
 
@@ -338,9 +315,12 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"chute: config error: {exc}", file=sys.stderr)
         return 2
-    except JournalError as exc:
+    except EngineError as exc:
         print(f"chute: {exc}", file=sys.stderr)
         return 1
+    except ValueError as exc:  # an option out of range (--limit, --state)
+        print(f"chute: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

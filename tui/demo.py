@@ -149,7 +149,7 @@ def run_headless(demo: Demo, seconds: float) -> None:
     while time.monotonic() < deadline:
         time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
         s = demo.engine.snapshot()
-        http = demo.engine.requests.stats()
+        http = demo.engine.request_stats()
         print(
             f"done {s.counts['done']:>4}  failed {s.counts['failed']:>3}  queue {s.queue_depth:>3}  "
             f"files/min {s.rate_per_min:>4.0f}  http {http['requests']:>5} ({http['error_rate']:.0%} errors)",

@@ -17,14 +17,18 @@ from typing import Any
 from chute.engine.model import (
     Alert,
     Attempt,
+    EndpointStats,
     Event,
     FileDetail,
     FilePage,
     FileRecord,
+    JobStatus,
     MinutePoint,
     Quantiles,
+    RequestRecord,
     RetryResult,
     Snapshot,
+    from_dict,
 )
 
 NOW = 1_795_000_000.0  # a fixed "now": 2026-11-18 11:06:40 UTC
@@ -129,33 +133,33 @@ class SceneSource:
             last_scan_at=NOW - 12,
             watcher_alive=True,
             schedules=[
-                {
-                    "name": "backup",
-                    "when": "daily 01:00",
-                    "last_run": NOW - 31_000,
-                    "last_outcome": "ok",
-                    "last_duration": 4.2,
-                    "next_run": NOW + 55_400,
-                    "last_message": "incremental: 312 files, 4.1 MB",
-                },
-                {
-                    "name": "report",
-                    "when": "every 24 hours",
-                    "last_run": NOW - 3_600,
-                    "last_outcome": "ok",
-                    "last_duration": 0.8,
-                    "next_run": NOW + 82_800,
-                    "last_message": "emailed to ops@example.com",
-                },
-                {
-                    "name": "retention",
-                    "when": "daily 02:00",
-                    "last_run": NOW - 27_400,
-                    "last_outcome": "failed",
-                    "last_duration": 0.1,
-                    "next_run": NOW + 59_000,
-                    "last_message": "backups/: permission denied",
-                },
+                JobStatus(
+                    name="backup",
+                    when="daily 01:00",
+                    last_run=NOW - 31_000,
+                    last_outcome="ok",
+                    last_duration=4.2,
+                    next_run=NOW + 55_400,
+                    last_message="incremental: 312 files, 4.1 MB",
+                ),
+                JobStatus(
+                    name="report",
+                    when="every 24 hours",
+                    last_run=NOW - 3_600,
+                    last_outcome="ok",
+                    last_duration=0.8,
+                    next_run=NOW + 82_800,
+                    last_message="emailed to ops@example.com",
+                ),
+                JobStatus(
+                    name="retention",
+                    when="daily 02:00",
+                    last_run=NOW - 27_400,
+                    last_outcome="failed",
+                    last_duration=0.1,
+                    next_run=NOW + 59_000,
+                    last_message="backups/: permission denied",
+                ),
             ],
             last_event_id=5000,
             unread_alerts=2,
@@ -237,7 +241,7 @@ class SceneSource:
             )
         return out, 5000
 
-    async def endpoints(self) -> list[dict[str, Any]]:
+    async def endpoints(self) -> list[EndpointStats]:
         rows = [
             ("/test/normal", 1840, 0, 0.011, 0.019, 0.021, 0.034),
             ("/api/v1/events", 612, 0, 0.41, 1.0, 1.0, 1.01),
@@ -250,25 +254,37 @@ class SceneSource:
         out = []
         for route, n, errors, p50, p95, p99, mx in rows:
             out.append(
-                {
-                    "route": route,
-                    "count": n,
-                    "errors": errors,
-                    "error_rate": errors / n,
-                    "exceptions": {
-                        "RuntimeError": {"count": errors, "last_message": "failed on purpose", "last_at": NOW}
-                    }
-                    if route == "/test/error"
-                    else {},
-                    "latency": {"count": n, "p50": p50, "p90": p95, "p95": p95, "p99": p99, "max": mx},
-                    "windows": {
-                        "5m": {"count": n // 10, "errors": errors // 10, "error_rate": errors / n, "p95": p95}
+                from_dict(
+                    EndpointStats,
+                    {
+                        "route": route,
+                        "count": n,
+                        "errors": errors,
+                        "error_rate": errors / n,
+                        "exceptions": {
+                            "RuntimeError": {
+                                "count": errors,
+                                "last_message": "failed on purpose",
+                                "last_at": NOW,
+                            }
+                        }
+                        if route == "/test/error"
+                        else {},
+                        "latency": {"count": n, "p50": p50, "p90": p95, "p95": p95, "p99": p99, "max": mx},
+                        "windows": {
+                            "5m": {
+                                "count": n // 10,
+                                "errors": errors // 10,
+                                "error_rate": errors / n,
+                                "p95": p95,
+                            }
+                        },
                     },
-                }
+                ),
             )
         return out
 
-    async def recent_requests(self, limit: int = 50) -> list[dict[str, Any]]:
+    async def recent_requests(self, limit: int = 50) -> list[RequestRecord]:
         paths = [
             ("GET", "/test/normal", 200, 0.012),
             ("GET", "/test/items/311", 200, 0.0005),
@@ -279,15 +295,15 @@ class SceneSource:
             ("GET", "/test/server-error", 503, 0.0004),
         ]
         return [
-            {
-                "time": NOW - i * 3,
-                "method": m,
-                "path": p,
-                "route": p,
-                "status": s,
-                "duration": d,
-                "error": "RuntimeError" if s == 500 else None,
-            }
+            RequestRecord(
+                time=NOW - i * 3,
+                method=m,
+                path=p,
+                route=p,
+                status=s,
+                duration=d,
+                error="RuntimeError" if s == 500 else None,
+            )
             for i, (m, p, s, d) in enumerate(paths * 3)
         ][:limit]
 

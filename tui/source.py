@@ -8,20 +8,25 @@ tests run against both). Every method is async; a broken link raises SourceError
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import httpx
 
 from chute.engine.model import (
     Alert,
+    EndpointStats,
     Event,
     FileDetail,
     FilePage,
     MinutePoint,
+    RequestRecord,
     RetryResult,
     Snapshot,
     from_dict,
 )
+
+if TYPE_CHECKING:
+    from chute.engine import Engine
 
 
 class SourceError(Exception):
@@ -46,8 +51,8 @@ class Source(Protocol):
     async def file(self, file_id: int) -> FileDetail | None: ...
     async def retry(self, ids: list[int]) -> RetryResult: ...
     async def events(self, since: int, wait: float = 0.0) -> tuple[list[Event], int]: ...
-    async def endpoints(self) -> list[dict[str, Any]]: ...
-    async def recent_requests(self, limit: int = 50) -> list[dict[str, Any]]: ...
+    async def endpoints(self) -> list[EndpointStats]: ...
+    async def recent_requests(self, limit: int = 50) -> list[RequestRecord]: ...
     async def alerts(self, limit: int = 100) -> tuple[list[Alert], int]: ...
     async def mark_alert_read(self, alert_id: int, read: bool = True) -> None: ...
     async def run_job(self, name: str) -> dict[str, Any]: ...
@@ -57,7 +62,7 @@ class Source(Protocol):
 class LocalSource:
     """An engine in this process. Calls run in threads so the UI never waits on SQLite."""
 
-    def __init__(self, engine, name: str | None = None) -> None:
+    def __init__(self, engine: Engine, name: str | None = None) -> None:
         self.engine = engine
         self.name = name or engine.config.name
         self.address = "embedded"
@@ -87,11 +92,11 @@ class LocalSource:
         items = await self._call(self.engine.events, since, 500, min(wait, 1.0))
         return items, items[-1].id if items else since
 
-    async def endpoints(self) -> list[dict[str, Any]]:
-        return self.engine.requests.endpoints()
+    async def endpoints(self) -> list[EndpointStats]:
+        return self.engine.endpoints()
 
-    async def recent_requests(self, limit: int = 50) -> list[dict[str, Any]]:
-        return self.engine.requests.recent(limit)
+    async def recent_requests(self, limit: int = 50) -> list[RequestRecord]:
+        return self.engine.recent_requests(limit)
 
     async def alerts(self, limit: int = 100) -> tuple[list[Alert], int]:
         items = await self._call(self.engine.alerts, limit)
@@ -177,11 +182,13 @@ class RemoteSource:
         doc = await self._get("/api/v1/events", {"since": since, "wait": wait}, timeout=wait + self._timeout)
         return [from_dict(Event, e) for e in doc["events"]], doc["last"]
 
-    async def endpoints(self) -> list[dict[str, Any]]:
-        return (await self._get("/api/v1/requests/endpoints"))["endpoints"]
+    async def endpoints(self) -> list[EndpointStats]:
+        doc = await self._get("/api/v1/requests/endpoints")
+        return [from_dict(EndpointStats, e) for e in doc["endpoints"]]
 
-    async def recent_requests(self, limit: int = 50) -> list[dict[str, Any]]:
-        return (await self._get("/api/v1/requests/recent", {"limit": limit}))["requests"]
+    async def recent_requests(self, limit: int = 50) -> list[RequestRecord]:
+        doc = await self._get("/api/v1/requests/recent", {"limit": limit})
+        return [from_dict(RequestRecord, r) for r in doc["requests"]]
 
     async def alerts(self, limit: int = 100) -> tuple[list[Alert], int]:
         doc = await self._get("/api/v1/alerts", {"limit": limit})

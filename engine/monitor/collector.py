@@ -19,9 +19,9 @@ from math import ceil, log
 from typing import Any
 
 from ..model import worst
-from .sketch import MIN_VALUE, Sketch
+from .sketch import MIN_VALUE, Sketch, inv_log_gamma
 
-_INV_LOG_GAMMA = Sketch()._inv_log_gamma
+_INV_LOG_GAMMA = inv_log_gamma()  # the default sketches' (every sketch here is one)
 
 UNMATCHED = "<unmatched>"
 OTHER = "<other>"

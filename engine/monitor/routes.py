@@ -95,12 +95,12 @@ def _services(monitor: Monitor):
 
 
 def dropin(monitor: Monitor) -> Blueprint:
-    """The original extension's routes, in its shapes."""
+    """The original extension's /monitoring routes, in its shapes (the engine's server serves
+    these too)."""
     bp = Blueprint("chute_monitor", __name__)
     c = monitor.collector
     prefix = monitor.prefix
     _guard(bp, monitor)
-    _store_errors(bp)
 
     @bp.get(f"{prefix}/stats")
     def stats():
@@ -114,6 +114,15 @@ def dropin(monitor: Monitor) -> Blueprint:
     def requests_():
         limit = _limit(100)
         return limit if isinstance(limit, Response) else jsonify(shapes.requests(c, limit))
+
+    return bp
+
+
+def alert_centre(monitor: Monitor) -> Blueprint:
+    """The original extension's alert centre routes."""
+    bp = Blueprint("chute_monitor_alerts", __name__)
+    _guard(bp, monitor)
+    _store_errors(bp)
 
     @bp.get("/api/alerts")
     def alerts():

@@ -16,6 +16,11 @@ RELATIVE_ACCURACY = 0.01
 MIN_VALUE = 1e-9  # values at or below this (1 ns) count as zero
 
 
+def inv_log_gamma(relative_accuracy: float = RELATIVE_ACCURACY) -> float:
+    """1 / log(gamma): a value's bucket is ceil(log(value) * this)."""
+    return 1.0 / math.log((1 + relative_accuracy) / (1 - relative_accuracy))
+
+
 class Sketch:
     __slots__ = ("_gamma", "_inv_log_gamma", "buckets", "count", "max", "max_buckets", "min", "sum", "zeros")
 
@@ -23,7 +28,7 @@ class Sketch:
         if not 0 < relative_accuracy < 1:
             raise ValueError(f"relative_accuracy must be in (0, 1), got {relative_accuracy}")
         self._gamma = (1 + relative_accuracy) / (1 - relative_accuracy)
-        self._inv_log_gamma = 1.0 / math.log(self._gamma)
+        self._inv_log_gamma = inv_log_gamma(relative_accuracy)
         self.max_buckets = max_buckets
         self.buckets: dict[int, int] = {}
         self.zeros = 0

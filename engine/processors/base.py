@@ -38,6 +38,8 @@ class Processor(Protocol):
     # True when small inputs are safe to run in the engine's own threads; False sends every
     # file of this kind to a child process (timeouts and memory limits apply there).
     inline: ClassVar[bool]
+    # Suffixes of the output files it may write, placed beside the file (".thumb.png").
+    outputs: ClassVar[tuple[str, ...]]
 
     def process(self, path: Path, name: str, workdir: Path) -> Result: ...
 

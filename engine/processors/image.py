@@ -10,6 +10,7 @@ from .base import ProcessingError, Result
 
 MAX_PIXELS = 64_000_000
 THUMBNAIL = (256, 256)
+THUMB = ".thumb.png"  # beside the placed image
 
 
 def _exif(im) -> dict[str, str]:
@@ -31,6 +32,7 @@ class ImageProcessor:
     kind = "image"
     extensions = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".ico"})
     inline = False
+    outputs = (THUMB,)
 
     def process(self, path: Path, name: str, workdir: Path) -> Result:
         from PIL import Image, UnidentifiedImageError
@@ -72,5 +74,5 @@ class ImageProcessor:
                 "frames": frames,
                 "exif": exif,
             },
-            outputs={".thumb.png": out},
+            outputs={THUMB: out},
         )

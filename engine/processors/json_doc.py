@@ -13,6 +13,7 @@ class JsonProcessor:
     kind = "json"
     extensions = frozenset({".json", ".geojson"})
     inline = True
+    outputs = ()
 
     def process(self, path: Path, name: str, workdir: Path) -> Result:
         text, encoding = decode(read_input(path))

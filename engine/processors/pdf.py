@@ -16,6 +16,7 @@ class PdfProcessor:
     kind = "pdf"
     extensions = frozenset({".pdf"})
     inline = False
+    outputs = ()
 
     def process(self, path: Path, name: str, workdir: Path) -> Result:
         from pypdf import PdfReader

@@ -42,6 +42,11 @@ class Registry:
         for ext in processor.extensions:
             self.by_ext[ext.lower()] = processor
 
+    def output_suffixes(self) -> tuple[str, ...]:
+        """Every suffix an output file may add beside a placed file, for every kind."""
+        # Plugins written before processors declared their outputs have none to declare.
+        return tuple(sorted({s for p in self.by_kind.values() for s in getattr(p, "outputs", ())}))
+
     @classmethod
     def default(cls, plugins: bool = True) -> Registry:
         registry = cls([p() for p in BUILTIN])

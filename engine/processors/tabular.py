@@ -47,10 +47,14 @@ def _check_shape(text: str, delimiter: str) -> int:
     return width
 
 
+NORMALIZED = ".normalized.csv"  # the table as clean UTF-8 CSV, beside the placed file
+
+
 class CsvProcessor:
     kind = "csv"
     extensions = frozenset({".csv", ".tsv", ".tab"})
     inline = True
+    outputs = (NORMALIZED,)
 
     def process(self, path: Path, name: str, workdir: Path) -> Result:
         import pandas as pd
@@ -76,5 +80,5 @@ class CsvProcessor:
                 "dtypes": {str(c): str(t) for c, t in df.dtypes.items()},
                 "nulls": {str(c): int(n) for c, n in df.isna().sum().items()},
             },
-            outputs={".normalized.csv": out},
+            outputs={NORMALIZED: out},
         )

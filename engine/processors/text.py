@@ -17,6 +17,7 @@ class TextProcessor:
     kind = "text"
     extensions = frozenset({".txt", ".text", ".log", ".md", ".markdown", ".rst"})
     inline = True
+    outputs = ()
 
     def process(self, path: Path, name: str, workdir: Path) -> Result:
         text, encoding = decode(read_input(path))

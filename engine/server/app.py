@@ -15,9 +15,9 @@ from flask import Blueprint, Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .. import __version__
-from ..engine import EngineError
+from ..engine import Engine, EngineError
 from ..model import STATES, to_dict
-from ..monitor import Monitor, shapes
+from ..monitor import Monitor
 from . import auth
 from .metrics import exposition
 from .openapi import document
@@ -97,11 +97,11 @@ def json_body() -> dict[str, Any]:
     return body
 
 
-def create_app(engine, token: str) -> Flask:
+def create_app(engine: Engine, token: str) -> Flask:
     app = Flask("chute")
     app.json.sort_keys = False
     app.config["MAX_CONTENT_LENGTH"] = 1 << 20
-    Monitor(app, collector=engine.requests, add_routes=False, health_route=None)
+    monitor = Monitor(app, collector=engine.requests, add_routes=False, health_route=None)
 
     @app.errorhandler(ApiError)
     def api_error(err: ApiError):
@@ -151,11 +151,12 @@ def create_app(engine, token: str) -> Flask:
         return Response(exposition(engine), mimetype="text/plain; version=0.0.4; charset=utf-8")
 
     app.register_blueprint(api_v1(engine))
-    app.register_blueprint(monitoring(engine))
+    # The original Flask monitoring extension's /monitoring/* routes, in its shapes.
+    app.register_blueprint(monitor.original_routes())
     return app
 
 
-def api_v1(engine) -> Blueprint:
+def api_v1(engine: Engine) -> Blueprint:
     bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
     @bp.get("/openapi.json")
@@ -234,16 +235,16 @@ def api_v1(engine) -> Blueprint:
 
     @bp.get("/requests/stats")
     def request_stats():
-        return jsonify(engine.requests.stats())
+        return jsonify(engine.request_stats())
 
     @bp.get("/requests/endpoints")
     def request_endpoints():
-        return jsonify({"endpoints": engine.requests.endpoints()})
+        return jsonify({"endpoints": to_dict(engine.endpoints())})
 
     @bp.get("/requests/recent")
     def request_recent():
         limit = int_arg("limit", 100, 1, MAX_LIMIT)
-        return jsonify({"requests": engine.requests.recent(limit, str_arg("route", 300))})
+        return jsonify({"requests": to_dict(engine.recent_requests(limit, str_arg("route", 300)))})
 
     @bp.get("/alerts")
     def alerts():
@@ -279,7 +280,7 @@ def api_v1(engine) -> Blueprint:
     return bp
 
 
-def run_job(engine, name: str) -> dict[str, Any]:
+def run_job(engine: Engine, name: str) -> dict[str, Any]:
     try:
         return engine.run_job(name)
     except EngineError as exc:
@@ -288,22 +289,3 @@ def run_job(engine, name: str) -> dict[str, Any]:
         raise ApiError(503, "unavailable", f"the {name} job is not configured on this engine") from None
     except RuntimeError as exc:
         raise ApiError(409, "conflict", str(exc)) from None
-
-
-def monitoring(engine) -> Blueprint:
-    """The routes the original Flask monitoring extension served, in its shapes, for tools made for it."""
-    bp = Blueprint("monitoring", __name__, url_prefix="/monitoring")
-
-    @bp.get("/stats")
-    def stats():
-        return jsonify(shapes.stats(engine.requests))
-
-    @bp.get("/endpoints")
-    def endpoints():
-        return jsonify(shapes.endpoints(engine.requests))
-
-    @bp.get("/requests")
-    def requests_():
-        return jsonify(shapes.requests(engine.requests, int_arg("limit", 100, 1, MAX_LIMIT)))
-
-    return bp

@@ -4,55 +4,71 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
-from ..stats import DURATION_BUCKETS
+from ..model import Histogram, JobStatus, Snapshot
+
+if TYPE_CHECKING:
+    from ..engine import Engine
 
 HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
-def _bound(b: float) -> str:
-    return repr(float(b))
+def _buckets(h: Histogram) -> list[tuple[str, int]]:
+    return [(repr(float(b)), c) for b, c in zip(h.bounds, h.cumulative, strict=True)] + [("+Inf", h.count)]
 
 
 class EngineCollector:
-    def __init__(self, engine) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
     def collect(self) -> Iterator[Metric]:
-        e = self.engine
-        snap = e.snapshot()
+        snap = self.engine.snapshot()
+        yield from self.engine_info(snap)
+        yield self.files(snap)
+        yield GaugeMetricFamily("chute_queue_depth", "Files waiting to be processed", value=snap.queue_depth)
+        yield GaugeMetricFamily("chute_in_flight", "Files being processed now", value=snap.in_flight)
+        yield self.processing(self.engine.processing_histograms())
+        yield from self.http(self.engine.http_histograms(HTTP_BUCKETS))
+        yield self.jobs(snap.schedules)
+        yield GaugeMetricFamily("chute_scrape_timestamp_seconds", "Time of this scrape", value=time.time())
+
+    @staticmethod
+    def engine_info(snap: Snapshot) -> Iterator[Metric]:
         info = GaugeMetricFamily("chute_info", "Engine name and version", labels=["name", "version"])
         info.add_metric([snap.name, snap.version], 1)
         yield info
         yield GaugeMetricFamily("chute_uptime_seconds", "Seconds since the engine started", value=snap.uptime)
 
+    @staticmethod
+    def files(snap: Snapshot) -> Metric:
         files = GaugeMetricFamily(
             "chute_files", "Files in the journal by state and kind", labels=["state", "kind"]
         )
         for kind, states in snap.kinds.items():
             for state, n in states.items():
                 files.add_metric([state, kind], n)
-        unkinded = {s: n - sum(k.get(s, 0) for k in snap.kinds.values()) for s, n in snap.counts.items()}
-        for state, n in unkinded.items():
-            if n:
-                files.add_metric([state, ""], n)
-        yield files
+        # Files without a kind yet (queued, vanished) are labelled kind="".
+        for state, n in snap.counts.items():
+            unkinded = n - sum(k.get(state, 0) for k in snap.kinds.values())
+            if unkinded:
+                files.add_metric([state, ""], unkinded)
+        return files
 
-        yield GaugeMetricFamily("chute_queue_depth", "Files waiting to be processed", value=snap.queue_depth)
-        yield GaugeMetricFamily("chute_in_flight", "Files being processed now", value=snap.in_flight)
-
+    @staticmethod
+    def processing(histograms: list[Histogram]) -> Metric:
         hist = HistogramMetricFamily(
             "chute_processing_duration_seconds", "Time in the processor per file, by kind", labels=["kind"]
         )
-        for kind, (cumulative, total) in sorted(e.durations.snapshot().items()):
-            buckets = [(_bound(b), c) for b, c in zip(DURATION_BUCKETS, cumulative, strict=False)]
-            buckets.append(("+Inf", cumulative[-1]))
-            hist.add_metric([kind], buckets, total)
-        yield hist
+        for h in histograms:
+            hist.add_metric([h.label], _buckets(h), h.sum)
+        return hist
 
+    @staticmethod
+    def http(histograms: list[Histogram]) -> Iterator[Metric]:
         requests = CounterMetricFamily(
             "chute_http_requests",
             "HTTP requests by route template and status class",
@@ -63,32 +79,30 @@ class EngineCollector:
             "HTTP request durations by route template",
             labels=["route"],
         )
-        for route, (sketch, statuses) in sorted(e.requests.route_sketches().items()):
+        for h in histograms:
             classes: dict[str, int] = {}
-            for code, n in statuses.items():
+            for code, n in h.statuses.items():
                 classes[f"{code // 100}xx"] = classes.get(f"{code // 100}xx", 0) + n
             for cls, n in sorted(classes.items()):
-                requests.add_metric([route, cls], n)
-            buckets = [(_bound(b), sketch.count_at_most(b)) for b in HTTP_BUCKETS]
-            buckets.append(("+Inf", sketch.count))
-            durations.add_metric([route], buckets, sketch.sum)
+                requests.add_metric([h.label, cls], n)
+            durations.add_metric([h.label], _buckets(h), h.sum)
         yield requests
         yield durations
 
-        jobs = e.journal.jobs.all() if e.journal else {}
+    @staticmethod
+    def jobs(jobs: list[JobStatus]) -> Metric:
         last = GaugeMetricFamily(
             "chute_job_last_success_timestamp_seconds",
             "When each scheduled job last succeeded",
             labels=["job"],
         )
-        for name, job in sorted(jobs.items()):
-            if job.last_finished_at and job.last_outcome == "ok":
-                last.add_metric([name], job.last_finished_at)
-        yield last
-        yield GaugeMetricFamily("chute_scrape_timestamp_seconds", "Time of this scrape", value=time.time())
+        for job in sorted(jobs, key=lambda j: j.name):
+            if job.last_finished and job.last_outcome == "ok":
+                last.add_metric([job.name], job.last_finished)
+        return last
 
 
-def exposition(engine) -> bytes:
+def exposition(engine: Engine) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(EngineCollector(engine))
     return generate_latest(registry)

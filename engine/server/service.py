@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from waitress import create_server
 from waitress.channel import HTTPChannel
@@ -11,11 +12,16 @@ from waitress.channel import HTTPChannel
 from . import auth
 from .app import create_app
 
+if TYPE_CHECKING:
+    from ..engine import Engine
+
 log = logging.getLogger(__name__)
 
 
 class ServerService:
-    def __init__(self, engine, host: str | None = None, port: int | None = None, threads: int = 8) -> None:
+    def __init__(
+        self, engine: Engine, host: str | None = None, port: int | None = None, threads: int = 8
+    ) -> None:
         self.engine = engine
         self.host = host or engine.config.server.host
         self.port = engine.config.server.port if port is None else port

@@ -6,6 +6,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Label
 
+from chute.engine.model import RequestWindow
+
 from .. import fmt
 
 
@@ -57,37 +59,37 @@ class RequestsPane(Vertical):
         table = self.query_one("#endpoints-table", DataTable)
         with self.app.batch_update():
             for e in endpoints:
-                lat, w5 = e["latency"], e["windows"]["5m"]
-                exc = ", ".join(f"{k} ({v['count']})" for k, v in e["exceptions"].items())
+                lat, w5 = e.latency, e.windows.get("5m", RequestWindow())
+                exc = ", ".join(f"{k} ({v.count})" for k, v in e.exceptions.items())
                 row = [
-                    fmt.one_line(e["route"], 22),
-                    fmt.count(e["count"]),
-                    fmt.percent(e["error_rate"]),
-                    fmt.seconds(lat["p50"]),
-                    fmt.seconds(lat["p95"]),
-                    fmt.seconds(lat["p99"]),
-                    fmt.seconds(lat["max"]),
-                    fmt.percent(w5["error_rate"]) if w5["count"] else "—",
-                    fmt.seconds(w5["p95"]),
+                    fmt.one_line(e.route, 22),
+                    fmt.count(e.count),
+                    fmt.percent(e.error_rate),
+                    fmt.seconds(lat.p50),
+                    fmt.seconds(lat.p95),
+                    fmt.seconds(lat.p99),
+                    fmt.seconds(lat.max),
+                    fmt.percent(w5.error_rate) if w5.count else "—",
+                    fmt.seconds(w5.p95),
                     exc,
                 ]
-                if e["route"] in table.rows:
+                if e.route in table.rows:
                     for col, value in zip(
                         ("route", "count", "err", "p50", "p95", "p99", "max", "err5", "p95_5", "exc"),
                         row,
                         strict=True,
                     ):
-                        table.update_cell(e["route"], col, value)
+                        table.update_cell(e.route, col, value)
                 else:
-                    table.add_row(*row, key=e["route"])
+                    table.add_row(*row, key=e.route)
             recent_table = self.query_one("#recent-table", DataTable)
             recent_table.clear()  # a ring of the latest requests: every row is new each time
             for r in recent:
                 recent_table.add_row(
-                    fmt.clock(r["time"]),
-                    r["method"],
-                    fmt.one_line(r["path"], 60),
-                    fmt.status(r["status"]),
-                    fmt.seconds(r["duration"]),
-                    r["error"] or "",
+                    fmt.clock(r.time),
+                    r.method,
+                    fmt.one_line(r.path, 60),
+                    fmt.status(r.status),
+                    fmt.seconds(r.duration),
+                    r.error or "",
                 )

@@ -52,26 +52,26 @@ class SchedulesPane(Vertical):
         jobs = self.query_one("#jobs-table", DataTable)
         with self.app.batch_update():
             for job in snap.schedules:
-                outcome = job.get("last_outcome") or "—"
+                outcome = job.last_outcome or "—"
                 row = [
-                    job["name"],
-                    job.get("when", ""),
-                    fmt.day_clock(job.get("last_run")),
+                    job.name,
+                    job.when,
+                    fmt.day_clock(job.last_run),
                     Text(
                         outcome,
                         style="green" if outcome == "ok" else "bold red" if outcome == "failed" else "",
                     ),
-                    fmt.seconds(job.get("last_duration")),
-                    fmt.day_clock(job.get("next_run")),
-                    fmt.one_line(job.get("last_message"), 60),
+                    fmt.seconds(job.last_duration),
+                    fmt.day_clock(job.next_run),
+                    fmt.one_line(job.last_message, 60),
                 ]
-                if job["name"] in jobs.rows:
+                if job.name in jobs.rows:
                     for col, value in zip(
                         ("job", "when", "last", "outcome", "took", "next", "note"), row, strict=True
                     ):
-                        jobs.update_cell(job["name"], col, value)
+                        jobs.update_cell(job.name, col, value)
                 else:
-                    jobs.add_row(*row, key=job["name"])
+                    jobs.add_row(*row, key=job.name)
 
     def load(self) -> None:
         self.run_worker(self._load(), group="alerts-load", exclusive=True)
