@@ -114,7 +114,12 @@ class AppServices:
     def _elect(self) -> None:
         path = self.folder / "monitor.lock"
         while not self._stop.is_set():
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                self.error = f"cannot open {path}: {exc.strerror or exc}; alerts are not sent from here"
+                log.error("%s", self.error)
+                return
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
