@@ -29,9 +29,15 @@ class ConfigError(ValueError):
 
 
 def _opt(
-    default: Any, *, min: float | None = None, max: float | None = None, choices: tuple = (), doc: str = ""
+    default: Any,
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    choices: tuple = (),
+    unit: str = "",
+    doc: str = "",
 ):
-    meta = {"min": min, "max": max, "choices": choices, "doc": doc}
+    meta = {"min": min, "max": max, "choices": choices, "unit": unit, "doc": doc}
     if isinstance(default, list | tuple):
         return field(default_factory=lambda: tuple(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -83,24 +89,32 @@ class Paths:
 
 @dataclass(frozen=True)
 class WatcherConfig:
-    scan_interval: float = _opt(30.0, min=0.5, doc="seconds between reconciliation scans of the inbox")
-    min_age: float = _opt(1.0, min=0.0, doc="a file without a close event is taken once unchanged this long")
+    scan_interval: float = _opt(
+        30.0, min=0.5, unit="seconds", doc="between reconciliation scans of the inbox"
+    )
+    min_age: float = _opt(
+        1.0, min=0.0, unit="seconds", doc="a file without a close event is taken once unchanged this long"
+    )
     ignore: tuple[str, ...] = _opt(list(DEFAULT_IGNORE), doc="glob patterns of names left alone")
 
 
 @dataclass(frozen=True)
 class PipelineConfig:
     workers: int = _opt(
-        1, min=1, max=64, doc="threads for small text/json/csv (more only adds GIL contention)"
+        1, min=1, max=64, unit="threads", doc="for small text/json/csv (more only adds GIL contention)"
     )
-    isolated_workers: int = _opt(2, min=1, max=64, doc="threads+child processes for pdf, image and big files")
+    isolated_workers: int = _opt(
+        2, min=1, max=64, unit="threads", doc="each with a child process, for pdf, image and big files"
+    )
     max_attempts: int = _opt(
-        3, min=1, max=100, doc="tries for a transient error (I/O, permission) before failing"
+        3, min=1, max=100, unit="tries", doc="for a transient error (I/O, permission) before failing"
     )
-    retry_backoff: float = _opt(2.0, min=0.0, doc="seconds before the first retry; doubles each time")
-    timeout: float = _opt(60.0, min=0.1, doc="seconds one file may take in a child process")
-    memory_limit_mb: int = _opt(2048, min=64, doc="address-space limit of each child process")
-    inline_max_bytes: int = _opt(1_048_576, min=0, doc="text/json/csv up to this size run in-process")
+    retry_backoff: float = _opt(2.0, min=0.0, unit="seconds", doc="before the first retry; doubles each time")
+    timeout: float = _opt(60.0, min=0.1, unit="seconds", doc="one file may take in a child process")
+    memory_limit_mb: int = _opt(2048, min=64, unit="MiB", doc="address-space limit of each child process")
+    inline_max_bytes: int = _opt(
+        1_048_576, min=0, unit="bytes", doc="text/json/csv up to this size run in-process"
+    )
     duplicates: str = _opt("process", choices=("process", "mark"), doc="same sha256 as a processed file")
 
 
@@ -108,12 +122,12 @@ class PipelineConfig:
 class ServerConfig:
     enabled: bool = _opt(True, doc="serve the HTTP API")
     host: str = _opt("127.0.0.1", doc="address to listen on")
-    port: int = _opt(8765, min=0, max=65535, doc="0 picks a free port")
+    port: int = _opt(8765, min=0, max=65535, unit="TCP port", doc="0 picks a free port")
 
 
 @dataclass(frozen=True)
 class LogConfig:
-    level: str = _opt("INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"), doc="log level")
+    level: str = _opt("INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"), doc="log level (any case)")
     format: str = _opt("text", choices=("text", "json"), doc="text for people, json for machines")
 
 
@@ -128,30 +142,36 @@ class ScheduleConfig:
 
 @dataclass(frozen=True)
 class BackupConfig:
-    keep_days: int = _opt(30, min=0, doc="delete backup chains older than this (0 = by count only)")
-    keep_count: int = _opt(14, min=1, doc="keep at least this many backup archives")
-    full_every: int = _opt(7, min=1, doc="a full backup after this many incremental ones")
+    keep_days: int = _opt(
+        30, min=0, unit="days", doc="delete backup chains older than this (0 = by count only)"
+    )
+    keep_count: int = _opt(14, min=1, unit="archives", doc="keep at least this many backup archives")
+    full_every: int = _opt(7, min=1, unit="backups", doc="a full backup after this many incremental ones")
 
 
 @dataclass(frozen=True)
 class RetentionConfig:
-    processed_days: int = _opt(0, min=0, doc="delete processed originals older than this (0 = keep)")
-    failed_days: int = _opt(0, min=0, doc="delete failed originals older than this (0 = keep)")
-    archive_days: int = _opt(90, min=0, doc="delete reports in archive/ older than this (0 = keep)")
+    processed_days: int = _opt(
+        0, min=0, unit="days", doc="delete processed originals older than this (0 = keep)"
+    )
+    failed_days: int = _opt(0, min=0, unit="days", doc="delete failed originals older than this (0 = keep)")
+    archive_days: int = _opt(
+        90, min=0, unit="days", doc="delete reports in archive/ older than this (0 = keep)"
+    )
 
 
 @dataclass(frozen=True)
 class EmailConfig:
     enabled: bool = _opt(False, doc="email reports")
     host: str = _opt("localhost", doc="SMTP server")
-    port: int = _opt(587, min=1, max=65535, doc="465 for SSL, 587 for STARTTLS")
+    port: int = _opt(587, min=1, max=65535, unit="TCP port", doc="465 for SSL, 587 for STARTTLS")
     security: str = _opt("starttls", choices=("starttls", "ssl", "none"), doc='"none" only if you mean it')
     user: str = _opt("", doc="login name (the password comes from CHUTE_SMTP_PASSWORD or password_file)")
     password_file: str = _opt("", doc="file holding the SMTP password (relative to this config)")
     ca_file: str = _opt("", doc="extra CA bundle to trust (a relay with a private CA)")
     sender: str = _opt("chute@localhost", doc="From address")
     to: tuple[str, ...] = _opt([], doc="recipients")
-    timeout: float = _opt(20.0, min=0.5, doc="seconds before a silent server counts as down")
+    timeout: float = _opt(20.0, min=0.5, unit="seconds", doc="before a silent server counts as down")
 
 
 @dataclass(frozen=True)
@@ -160,19 +180,25 @@ class DiscordConfig:
         False, doc="post alerts to Discord (URL from CHUTE_DISCORD_WEBHOOK or webhook_url_file)"
     )
     webhook_url_file: str = _opt("", doc="file holding the webhook URL (relative to this config)")
-    group_wait: float = _opt(30.0, min=0.0, doc="wait this long to gather a new group of alerts")
-    group_interval: float = _opt(300.0, min=0.0, doc="then send a group's news at most this often")
-    repeat_interval: float = _opt(14400.0, min=0.0, doc="repeat an unresolved alert after this long")
-    timeout: float = _opt(10.0, min=0.5, doc="seconds per webhook call")
+    group_wait: float = _opt(
+        30.0, min=0.0, unit="seconds", doc="wait this long to gather a new group of alerts"
+    )
+    group_interval: float = _opt(
+        300.0, min=0.0, unit="seconds", doc="then send a group's news at most this often"
+    )
+    repeat_interval: float = _opt(
+        14400.0, min=0.0, unit="seconds", doc="repeat an unresolved alert after this long"
+    )
+    timeout: float = _opt(10.0, min=0.5, unit="seconds", doc="per webhook call")
 
 
 @dataclass(frozen=True)
 class AlertsConfig:
     http_error_rate: float = _opt(
-        0.25, min=0.0, max=1.0, doc="alert when this share of requests fail (1 min)"
+        0.25, min=0.0, max=1.0, unit="fraction 0-1", doc="alert when this share of requests fail (1 min)"
     )
-    http_min_requests: int = _opt(20, min=1, doc="...among at least this many requests")
-    check_every: float = _opt(30.0, min=0.1, doc="seconds between health and HTTP checks")
+    http_min_requests: int = _opt(20, min=1, unit="requests", doc="...among at least this many requests")
+    check_every: float = _opt(30.0, min=0.1, unit="seconds", doc="between health and HTTP checks")
 
 
 SECTIONS: dict[str, type] = {
@@ -241,8 +267,12 @@ def _check_value(key: str, value: Any, f: dataclasses.Field) -> Any:
     elif isinstance(default, str):
         if not isinstance(value, str):
             raise ConfigError(key, f"must be a string (got {value!r})")
-        if meta.get("choices") and value not in meta["choices"]:
-            raise ConfigError(key, f"must be one of {', '.join(meta['choices'])} (got {value!r})")
+        if meta.get("choices"):
+            # `level = "debug"` means DEBUG: choices match in any case, stored as spelled here
+            folded = {c.lower(): c for c in meta["choices"]}
+            if value.lower() not in folded:
+                raise ConfigError(key, f"must be one of {', '.join(meta['choices'])} (got {value!r})")
+            value = folded[value.lower()]
     elif isinstance(default, tuple):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(key, f"must be a list of strings (got {value!r})")
@@ -356,23 +386,29 @@ def load(path: Path | str) -> Config:
 
 
 def default_toml() -> str:
-    """The commented config `chute init` writes: every key with its default and what it does."""
+    """The config `chute init` writes: every key commented out at its default, with its unit.
+
+    Commented out, not written in: a key left alone follows the defaults of the installed version,
+    so an upgrade's better default applies; uncomment a line to pin or change it.
+    """
     lines = [
         "# chute configuration. Paths are relative to this file.",
-        "# Every key is optional; the values shown are the defaults.",
+        "# Every key is optional and shown commented out at its default: uncomment a line to change it.",
+        "# Check an edit without starting anything: chute config check -c <this file>",
         "",
         '# name = "my-engine"   # shown in the console header; defaults to the host name',
         "",
         "[paths]",
-        'root = "."',
+        '# root = "."',
     ]
     lines += [f'# {name} = "{name}"' for name in FOLDERS]
     for section, cls in SECTIONS.items():
         lines += ["", f"[{section}]"]
         for f in dataclasses.fields(cls):
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-            lines.append(f"# {f.metadata.get('doc', '')}")
-            lines.append(f"{f.name} = {_toml_value(default)}")
+            unit = f.metadata.get("unit")
+            lines.append(f"# {f.name}: {f'({unit}) ' if unit else ''}{f.metadata.get('doc', '')}")
+            lines.append(f"# {f.name} = {_toml_value(default)}")
     lines += [
         "",
         "# Secrets never live in this file: the API token comes from CHUTE_TOKEN or state/token,",
@@ -393,12 +429,53 @@ def _toml_value(value: Any) -> str:
     return repr(value)
 
 
-def init(directory: Path | str) -> Path:
-    """Write a commented chute.toml (unless one exists) and create the folders."""
+def init(directory: Path | str) -> tuple[Path, bool]:
+    """Write a commented chute.toml (unless one exists) and create the folders.
+
+    Returns the config's path and whether it was written (False: an existing file was kept).
+    """
     directory = Path(directory).absolute()
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / CONFIG_NAME
-    if not target.exists():
+    created = not target.exists()
+    if created:
         target.write_text(default_toml(), encoding="utf-8")
     load(target).paths.make()
-    return target
+    return target, created
+
+
+def search_path(cwd: Path | None = None) -> list[tuple[str, Path]]:
+    """Where a config is looked for when neither --config nor --root is given, in order."""
+    home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    places = [("./" + CONFIG_NAME, (cwd or Path.cwd()) / CONFIG_NAME)]
+    if os.environ.get("CHUTE_CONFIG"):
+        places.append(("CHUTE_CONFIG", Path(os.path.expanduser(os.environ["CHUTE_CONFIG"]))))
+    places.append(("$XDG_CONFIG_HOME/chute/" + CONFIG_NAME, home / "chute" / CONFIG_NAME))
+    places.append(("/etc/chute/" + CONFIG_NAME, Path("/etc/chute") / CONFIG_NAME))
+    return places
+
+
+def locate(config: Path | None = None, root: Path | None = None) -> Config:
+    """The config an operator means: --config, else --root, else the first file on search_path().
+
+    A --root that does not exist is refused rather than built: a typo must not grow a tree.
+    """
+    if config is not None and root is not None:
+        raise ConfigError("--config", "give --config FILE or --root DIR, not both")
+    if root is not None:
+        if not Path(root).is_dir():
+            raise ConfigError(
+                "--root", f"{root} is not a directory; create it with `chute init {root}` (or fix the path)"
+            )
+        return Config.for_root(root)
+    if config is not None:
+        return load(config)
+    places = search_path()
+    for label, path in places:
+        if label == "CHUTE_CONFIG" or path.exists():
+            return load(path)  # CHUTE_CONFIG is explicit: a missing file is an error, not a skip
+    looked = ", ".join(str(path) for _, path in places)
+    raise ConfigError(
+        "--config",
+        f"no config found (looked at {looked}); pass --config FILE or --root DIR, or run `chute init`",
+    )

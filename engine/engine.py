@@ -151,8 +151,10 @@ class Engine:
 
     def _backup_job(self) -> str:
         from .backup import Backups
+        from .joblock import exclusive
 
-        return Backups(self.config.paths, self.config.backup).run().message
+        with exclusive(self.config.paths.state, "backup"):  # `chute backup` may run beside the engine
+            return Backups(self.config.paths, self.config.backup).run().message
 
     def _retention_job(self) -> str:
         from .backup import Backups
@@ -290,6 +292,7 @@ class Engine:
         return self.journal
 
     def snapshot(self) -> Snapshot:
+        """Counts, queue, latencies, liveness and schedules, as of now."""
         j = self._j()
         counts = j.figures.counts()
         timings = j.figures.recent_timings(1000)
@@ -326,6 +329,8 @@ class Engine:
         limit: int = 50,
         before: int | None = None,
     ) -> FilePage:
+        """Files newest first, filtered by state, kind and a name substring; pass the page's
+        `next_before` as `before` for the next one. ValueError: an unknown state, a bad limit."""
         if state is not None and state not in STATES:
             raise ValueError(f"state must be one of {', '.join(STATES)} (got {state!r})")
         if not 1 <= limit <= MAX_PAGE:
@@ -334,6 +339,7 @@ class Engine:
         return FilePage(items=items, next_before=items[-1].id if len(items) == limit else None)
 
     def file(self, file_id: int) -> FileDetail | None:
+        """One file with its result, attempts and events; None if there is no such file."""
         return self._j().files.detail(file_id)
 
     def retry(self, ids: list[int]) -> RetryResult:
@@ -347,15 +353,19 @@ class Engine:
         )
 
     def retry_failed(self) -> RetryResult:
+        """retry() every failed file."""
         return self.retry(self._j().files.failed_ids())
 
     def events(self, since: int = 0, limit: int = 500, wait: float = 0.0) -> list[Event]:
+        """Events after the cursor `since`, oldest first; with `wait`, blocks up to that many
+        seconds for the first one (a long poll)."""
         j = self._j()
         if wait > 0 and j.last_event_id <= since:
             j.events.wait(since, wait)
         return j.events.since(since, limit)
 
     def last_event_id(self) -> int:
+        """The newest event's id: a cursor that skips the past."""
         return self._j().last_event_id
 
     def history(self, minutes: int = 60) -> list[MinutePoint]:
@@ -412,10 +422,15 @@ class Engine:
         return Health(status=worst([c[0]["status"] for c in checks.values()]), checks=checks)
 
     def alerts(self, limit: int = 100, unread_only: bool = False, before: int | None = None) -> list[Alert]:
+        """The alert centre, newest first; `before` (an id) pages on."""
         return self._j().alerts.list(limit=limit, unread_only=unread_only, before=before)
 
     def unread_alerts(self) -> int:
         return self._j().alerts.unread()
+
+    def mark_alert_read(self, alert_id: int, read: bool = True) -> bool:
+        """False if there is no such alert."""
+        return self._j().alerts.mark_read(alert_id, read)
 
     @property
     def reports(self) -> ReportQueries:
@@ -456,9 +471,6 @@ class Engine:
             Histogram(label=kind, bounds=DURATION_BUCKETS, cumulative=cum[:-1], count=cum[-1], sum=total)
             for kind, (cum, total) in sorted(self.durations.snapshot().items())
         ]
-
-    def mark_alert_read(self, alert_id: int, read: bool = True) -> bool:
-        return self._j().alerts.mark_read(alert_id, read)
 
     def wait_idle(self, timeout: float = 30.0, settle: float = 0.3) -> bool:
         """Block until nothing is pending anywhere for `settle` seconds (tests and demos)."""

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 from . import logs
-from .config import CONFIG_NAME, Config, ConfigError, load
+from .config import CONFIG_NAME, Config, ConfigError, locate
 from .engine import Engine, EngineError
 
 log = logging.getLogger("chute")
@@ -18,31 +18,28 @@ log = logging.getLogger("chute")
 
 def add_location_args(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--config", "-c", type=Path, help=f"config file (default: ./{CONFIG_NAME} if present)")
+    where.add_argument(
+        "--config",
+        "-c",
+        type=Path,
+        help=f"config file (default: ./{CONFIG_NAME}, $CHUTE_CONFIG, ~/.config/chute/, /etc/chute/)",
+    )
     where.add_argument("--root", type=Path, help="use DIR/inbox, DIR/processed, ... with default settings")
 
 
 def resolve_config(args: argparse.Namespace) -> Config:
-    if getattr(args, "root", None):
-        return Config.for_root(args.root)
-    path = getattr(args, "config", None)
-    if path is None:
-        path = Path.cwd() / CONFIG_NAME
-        if not path.exists():
-            raise ConfigError(
-                "--config",
-                f"no {CONFIG_NAME} in {Path.cwd()}; pass --config FILE or --root DIR, or run `chute init`",
-            )
-    return load(path)
+    return locate(getattr(args, "config", None), getattr(args, "root", None))
 
 
-def add_engine_args(parser: argparse.ArgumentParser) -> None:
-    add_location_args(parser)
+def add_engine_args(parser: argparse.ArgumentParser, location: bool = True) -> None:
+    """The engine's options; `location=False` where the caller already offers --config/--root."""
+    if location:
+        add_location_args(parser)
     parser.add_argument("--host", help="HTTP API address (default from config, 127.0.0.1)")
     parser.add_argument("--port", type=int, help="HTTP API port (default from config, 8765; 0 = any free)")
     parser.add_argument("--no-server", action="store_true", help="do not serve the HTTP API")
     parser.add_argument("--log-format", choices=("text", "json"), help="stderr log format")
-    parser.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    parser.add_argument("--log-level", type=str.upper, choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
 
 def engine_config(args: argparse.Namespace) -> Config:

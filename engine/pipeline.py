@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from . import logs
 from .config import Config
 from .isolation import IsolatedRunner
 from .journal import Journal, display
@@ -431,6 +432,7 @@ class Pipeline:
             for r in results:
                 self._put(r, now)
             self.files.finish_place([r.outcome for r in results])
+            logs.file_outcomes((r.item.name, r.outcome) for r in results)
             for hook in self.on_finished:
                 hook([r.outcome for r in results])
         finally:

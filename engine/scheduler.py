@@ -16,6 +16,7 @@ from typing import Any
 
 import schedule
 
+from . import logs
 from .journal import Journal
 from .model import JobRecord, JobStatus
 from .schedules import When
@@ -101,6 +102,7 @@ class Scheduler:
                 message = f"{type(exc).__name__}: {exc}"
                 outcome = "failed"
             self.journal.jobs.finished(name, time.time(), outcome, time.monotonic() - t0, message)
+            logs.job_outcome(name, outcome, time.monotonic() - t0, message)
             if outcome == "failed":
                 self.on_failure(name, message)
         except Exception:

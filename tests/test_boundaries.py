@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # What the console (tui/) and the server (engine/server/) may import from the engine.
 PUBLIC = {
     "chute.engine": None,  # the package's own exports: Engine, Config, ...
-    "chute.engine.engine": {"Engine", "EngineError"},
+    "chute.engine.engine": {"Engine", "EngineError", "MAX_PAGE"},
     "chute.engine.model": None,  # the dataclasses between layers
     "chute.engine.config": None,
     "chute.engine.headless": None,  # `chute engine` and its options
@@ -22,6 +22,8 @@ PUBLIC = {
     "chute.engine.logs": None,
     "chute.engine.backup": {"BackupError", "Backups", "verify", "restore"},
     "chute.engine.report": None,
+    "chute.engine.endpoint": {"lookup", "publish"},  # where a running engine's API listens
+    "chute.engine.joblock": {"JobBusy", "exclusive"},  # `chute backup` beside an engine without an API
 }
 # Engine attributes that are its parts, not its API.
 PARTS = {"journal", "pipeline", "watcher", "scheduler", "notifier", "durations", "registry"}

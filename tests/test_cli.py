@@ -24,7 +24,7 @@ def test_init_then_engine_until_sigterm_then_status(tmp_path):
     out = chute("init", str(tmp_path / "ws"))
     assert "chute.toml" in out.stdout
     config = tmp_path / "ws" / "chute.toml"
-    text = config.read_text().replace("min_age = 1.0", "min_age = 0.1")
+    text = config.read_text().replace("# min_age = 1.0", "min_age = 0.1")
     config.write_text(text)
     proc = subprocess.Popen(
         [*CHUTE, "engine", "-c", str(config), "--no-server", "--log-format", "json"],
@@ -55,6 +55,7 @@ def test_init_then_engine_until_sigterm_then_status(tmp_path):
 
 def test_retry_offline_runs_at_next_start(tmp_path):
     root = tmp_path / "r"
+    root.mkdir()
     proc = subprocess.Popen(
         [*CHUTE, "engine", "--root", str(root), "--no-server"], env=fresh_env(), stderr=subprocess.DEVNULL
     )
@@ -96,7 +97,7 @@ def test_bad_config_is_a_message_not_a_traceback(tmp_path):
     out = chute("engine", cwd=tmp_path / "..", check=False)
     assert out.returncode == 2 and "chute init" in out.stderr
     out = chute("status", "--root", str(tmp_path / "never"), check=False)
-    assert out.returncode == 2 and "no journal" in out.stderr
+    assert out.returncode == 2 and "not a directory" in out.stderr and "chute init" in out.stderr
 
 
 def test_python_dash_m_engine_help():

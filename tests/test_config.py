@@ -25,7 +25,8 @@ def test_defaults_need_no_file(tmp_path):
 
 
 def test_init_writes_a_commented_config_that_loads(tmp_path):
-    path = init(tmp_path / "ws")
+    path, created = init(tmp_path / "ws")
+    assert created
     text = path.read_text()
     assert text.count("#") > 10
     config = load(path)
@@ -34,7 +35,7 @@ def test_init_writes_a_commented_config_that_loads(tmp_path):
         assert (tmp_path / "ws" / folder).is_dir()
     # init never clobbers an operator's edits
     path.write_text(text.replace('# name = "my-engine"', 'name = "edited"'))
-    init(tmp_path / "ws")
+    assert init(tmp_path / "ws") == (path, False)
     assert load(path).name == "edited"
 
 

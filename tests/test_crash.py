@@ -29,20 +29,23 @@ for i in range(n):
 
 
 def start_engine(config: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "chute.engine",
-            "--config",
-            str(config),
-            "--no-server",
-            "--log-level",
-            "WARNING",
-        ],
-        env=fresh_env(),
-        stderr=subprocess.PIPE,
-    )
+    # Its log goes to a file, not a pipe: nobody reads a pipe while the engine runs, and a full one
+    # would block the engine at its next log line (each failed file logs one).
+    with open(config.parent / "engine.log", "ab") as log:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "chute.engine",
+                "--config",
+                str(config),
+                "--no-server",
+                "--log-level",
+                "WARNING",
+            ],
+            env=fresh_env(),
+            stderr=log,
+        )
 
 
 def test_kill_9_mid_burst_then_restart_conserves_every_file(tmp_path):
@@ -56,10 +59,14 @@ def test_kill_9_mid_burst_then_restart_conserves_every_file(tmp_path):
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(inbox), str(n)])
     rnd = random.Random(7)
     kills = 0
+    lock = root / "state" / "engine.lock"
     engine = start_engine(config)
     try:
         # Kill it at random moments while the burst is landing, four times over.
         for _ in range(4):
+            # From the moment it holds the lock (its pid in engine.lock), not from its launch: on a
+            # loaded machine the interpreter's start alone can outlast the random delay.
+            wait_for(lambda e=engine: lock.exists() and lock.read_text().strip() == str(e.pid), what="lock")
             time.sleep(rnd.uniform(0.3, 1.2))
             engine.send_signal(signal.SIGKILL)
             engine.wait()
@@ -82,7 +89,7 @@ def test_kill_9_mid_burst_then_restart_conserves_every_file(tmp_path):
     finally:
         engine.send_signal(signal.SIGTERM)
         engine.wait(30)
-    assert engine.returncode == 0, engine.stderr.read().decode()
+    assert engine.returncode == 0, (root / "engine.log").read_text(errors="replace")[-3000:]
     assert kills == 4
 
     with sqlite3.connect(root / "state" / "journal.sqlite") as conn:

@@ -11,6 +11,7 @@ import hashlib
 import logging
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from ..config import Config
 from ..journal import JournalError
@@ -19,13 +20,16 @@ from .discord import Delivery, DiscordSender, embed
 from .email import EmailSender
 from .secrets import discord_webhook, guard_logs, smtp_password
 
+if TYPE_CHECKING:
+    from ..engine import Engine
+
 log = logging.getLogger(__name__)
 MAX_BACKOFF = 600.0
 GIVE_UP_AFTER = 7 * 86400
 
 
 class Notifier:
-    def __init__(self, engine, retry_base: float = 5.0, tick: float = 0.5) -> None:
+    def __init__(self, engine: Engine, retry_base: float = 5.0, tick: float = 0.5) -> None:
         self.engine = engine
         config: Config = engine.config
         self.config = config

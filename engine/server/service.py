@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from waitress import create_server
 from waitress.channel import HTTPChannel
 
+from ..endpoint import publish
 from . import auth
 from .app import create_app
 
@@ -51,6 +52,7 @@ class ServerService:
         except OSError as exc:
             raise OSError(f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}") from exc
         self.port = self._server.effective_port
+        publish(self.engine.config.paths.state, self.host, self.port)  # state/api.json, for one-shots
         self._thread = threading.Thread(target=self._server.run, name="chute-http", daemon=True)
         self._thread.start()
         log.info("API on %s", self.url)

@@ -60,7 +60,7 @@ def main() -> None:
         t0 = time.time()
         subprocess.run([sys.executable, "-c", WRITER, str(config.paths.inbox), str(args.files)], check=True)
         writer_s = time.time() - t0
-        db = sqlite3.connect(config.paths.state / "journal.sqlite")
+        db = sqlite3.connect(config.paths.journal)
         deadline = time.time() + 600
         placed = 0
         while time.time() < deadline:

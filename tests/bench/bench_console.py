@@ -28,7 +28,7 @@ from chute.engine.server import ServerService
 def fill(root: Path, rows: int) -> None:
     config = Config.for_root(root)
     config.paths.make()
-    journal = Journal(config.paths.state / "journal.sqlite")
+    journal = Journal(config.paths.journal)
     now = time.time() - 3600
     batch = 5000
     for start in range(0, rows, batch):

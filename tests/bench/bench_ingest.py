@@ -124,7 +124,7 @@ def run_engine(n: int, rate: float, alerts: str = "off", bad_every: int = 0) -> 
         if alerts == "dead":
             engine.run_job("report")  # an email stuck on the dead server from the start
         t0, closes = write_files(config.paths.inbox, n, rate, bad_every)
-        db = sqlite3.connect(config.paths.state / "journal.sqlite")
+        db = sqlite3.connect(config.paths.journal)
         deadline = time.time() + 180
         while time.time() < deadline:
             (count,) = db.execute("SELECT count(*) FROM files WHERE state IN ('done','failed')").fetchone()
