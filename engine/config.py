@@ -116,6 +116,11 @@ class PipelineConfig:
         1_048_576, min=0, unit="bytes", doc="text/json/csv up to this size run in-process"
     )
     duplicates: str = _opt("process", choices=("process", "mark"), doc="same sha256 as a processed file")
+    csv_formulas: str = _opt(
+        "neutralize",
+        choices=("neutralize", "keep"),
+        doc="cells of the normalized CSV starting with = + - @ tab or CR get a leading ' (OWASP)",
+    )
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,16 @@ class ServerConfig:
     enabled: bool = _opt(True, doc="serve the HTTP API")
     host: str = _opt("127.0.0.1", doc="address to listen on")
     port: int = _opt(8765, min=0, max=65535, unit="TCP port", doc="0 picks a free port")
+    threads: int = _opt(
+        8, min=2, max=256, unit="threads", doc="request threads (long polls wait without one)"
+    )
+    connection_limit: int = _opt(
+        1000,
+        min=10,
+        max=10000,
+        unit="connections",
+        doc="open connections; near it the longest-idle are closed",
+    )
 
 
 @dataclass(frozen=True)

@@ -11,16 +11,16 @@ while no engine runs); its `retry` queues files for the next start.
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
-import shutil
 import time
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from . import __version__
 from .config import Config
+from .diskhealth import disk_checks
 from .journal import Journal, JournalError
+from .lock import EngineLock, LockHeld
+from .lock import held as lock_held
 from .model import (
     ACTIVE_STATES,
     NOT_RETRIABLE,
@@ -47,6 +47,7 @@ from .stats import DURATION_BUCKETS, DurationHistograms, per_minute, quantiles
 from .watcher import Watcher
 
 if TYPE_CHECKING:
+    from .check import Finding
     from .journal.reports import ReportQueries
     from .notify.service import Notifier
     from .scheduler import Scheduler
@@ -70,12 +71,12 @@ class EngineError(RuntimeError):
 class Engine:
     def __init__(self, config: Config, registry: Registry | None = None) -> None:
         self.config = config
-        self.registry = registry or Registry.default()
+        self.registry = registry or Registry.default(csv_formulas=config.pipeline.csv_formulas)
         self.journal: Journal | None = None
         self.pipeline: Pipeline | None = None
         self.watcher: Watcher | None = None
         self.started_at = time.time()
-        self._lock_fd: int | None = None
+        self._lock: EngineLock | None = None
         self._running = False
         self._services: list[Service] = []  # started and stopped with the engine
         # The request monitor: the server (or the console's demo app) records into it; its
@@ -96,7 +97,11 @@ class Engine:
         except OSError as exc:
             raise EngineError(f"cannot create the folders under {paths.root}: {exc}") from exc
         self._take_lock()
-        self.journal = Journal(paths.journal)
+        try:
+            self.journal = Journal(paths.journal)
+        except JournalError as exc:
+            self._release_lock()
+            raise EngineError(str(exc)) from None
         self.started_at = time.time()
         self.durations.seed(self.journal.figures.duration_buckets(DURATION_BUCKETS))
         # The watcher hands candidates to the pipeline; the pipeline asks the watcher to look
@@ -114,6 +119,8 @@ class Engine:
         self.pipeline.on_finished.append(
             lambda outcomes: self.durations.observe_many([(o.kind, o.duration) for o in outcomes if o.kind])
         )
+        # Failures from the first scan (or from recovery) must reach the alerts too.
+        self._make_notifier()
         self.pipeline.start()
         self.watcher.start()
         self._start_notify_and_jobs()
@@ -123,13 +130,16 @@ class Engine:
         self.journal.events.add("engine_started", f"engine {self.config.name} started (chute {__version__})")
         log.info("watching %s", paths.inbox)
 
-    def _start_notify_and_jobs(self) -> None:
+    def _make_notifier(self) -> None:
         from .notify.service import Notifier
-        from .scheduler import JobSpec, Scheduler
-        from .schedules import parse_when
 
         self.notifier = Notifier(self, retry_base=self.notify_retry_base)
         self.pipeline.on_finished.append(self.notifier.files_failed)
+
+    def _start_notify_and_jobs(self) -> None:
+        from .scheduler import JobSpec, Scheduler
+        from .schedules import parse_when
+
         self.notifier.start()
         sched = self.config.schedule
         self.scheduler = Scheduler(
@@ -209,17 +219,7 @@ class Engine:
     @staticmethod
     def running_on(config: Config) -> bool:
         """Whether an engine holds the lock of this root now (in any process)."""
-        path = config.paths.lock
-        if not path.exists():
-            return False
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)
-        return False
+        return lock_held(config.paths.state)
 
     @property
     def running(self) -> bool:
@@ -249,7 +249,10 @@ class Engine:
         if self.notifier:
             self.notifier.stop()
         if self.journal:
-            self.journal.events.add("engine_stopped", f"engine {self.config.name} stopped")
+            try:
+                self.journal.events.add("engine_stopped", f"engine {self.config.name} stopped")
+            except JournalError as exc:  # deleted or full: stopping must still stop
+                log.warning("could not journal the stop: %s", exc)
             self.journal.close()
         self._release_lock()
 
@@ -261,23 +264,24 @@ class Engine:
         self.stop()
 
     def _take_lock(self) -> None:
-        path = self.config.paths.lock
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        lock = EngineLock(self.config.paths.inbox, self.config.paths.state)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise EngineError(
-                f"another chute engine is already running on {self.config.paths.root} (lock {path})"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self._lock_fd = fd
+            lock.acquire()
+        except LockHeld as exc:
+            raise EngineError(str(exc)) from None
+        self._lock = lock
 
     def _release_lock(self) -> None:
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def check(self, repair: bool = False, running: bool = False) -> list[Finding]:
+        """The journal against the disk, both ways; with `repair`, missing rows rebuilt from the
+        sidecars (`chute check`). `running`: another process's engine is moving files meanwhile."""
+        from .check import check
+
+        return check(self.config, self._j(), repair=repair, running=running or self._running)
 
     def _skipped(self, name: str, why: str) -> None:
         log.warning("skipped %r in the inbox: %s", name, why)
@@ -308,8 +312,8 @@ class Engine:
             queue_depth=self.pipeline.queue_depth if self.pipeline else 0,
             in_flight=self.pipeline.in_flight if self.pipeline else 0,
             rate_per_min=float(j.figures.finished_since(now - 60)),
-            latency=quantiles([t.latency for t in timings]),
-            processing=quantiles([t.duration for t in timings]),
+            latency=quantiles(timings.latency),
+            processing=quantiles(timings.duration),
             last_scan_at=self.watcher.last_scan_at if self.watcher else None,
             watcher_alive=bool(self.watcher and self.watcher.alive()),
             schedules=self.schedules(),
@@ -401,18 +405,15 @@ class Engine:
         checks["queue:depth"] = [
             {"status": "warn" if depth > self.health_limits["queue_warn"] else "pass", "observedValue": depth}
         ]
-        try:
-            free = shutil.disk_usage(self.config.paths.inbox).free
-            disk = (
-                "fail"
-                if free < self.health_limits["disk_fail_bytes"]
-                else "warn"
-                if free < self.health_limits["disk_warn_bytes"]
-                else "pass"
-            )
-        except OSError:
-            free, disk = None, "fail"
-        checks["disk:free"] = [{"status": disk, "observedValue": free, "observedUnit": "bytes"}]
+        p = self.config.paths
+        folders = {"inbox": p.inbox, "processed": p.processed, "failed": p.failed, "state": p.state}
+        folders["backups"] = p.backups
+        checks["disk:free"] = disk_checks(
+            folders, self.health_limits["disk_warn_bytes"], self.health_limits["disk_fail_bytes"]
+        )
+        if self.pipeline:
+            self.pipeline.journal_problem()
+            checks.update(self.pipeline.faults.checks())
         last_scan = self.watcher.last_scan_at if self.watcher else None
         age = now - last_scan if last_scan else None
         limit = 3 * self.config.watcher.scan_interval + 5

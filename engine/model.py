@@ -327,12 +327,20 @@ class KindCount:
 
 
 @dataclass(frozen=True)
-class Timing:
-    latency: float | None  # arrival to placement, seconds
-    duration: float | None  # in the processor, seconds
+class Timings:
+    """Two columns over the same files (a column each, since they are read for quantiles)."""
+
+    latency: list[float | None]  # arrival to placement, seconds
+    duration: list[float | None]  # in the processor, seconds
+
+    @classmethod
+    def of(cls, rows: list[tuple[float | None, float | None]]) -> Timings:
+        latency, duration = zip(*rows, strict=True) if rows else ((), ())
+        return cls(list(latency), list(duration))
 
 
-@dataclass(frozen=True)
+# Built once per row on the history path: slots and not frozen, which is six times cheaper.
+@dataclass(slots=True)
 class Finished:
     state: str
     finished_at: float

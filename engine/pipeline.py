@@ -1,24 +1,33 @@
 """Claim -> process -> place, with the journal written before every move.
 
 - claim: a batch of complete files is journaled as `queued`, then each is renamed out of the
-  inbox into state/work/<id> (the engine never writes inside the inbox).
+  inbox into state/work/<prefix>-<id> (the engine never writes inside the inbox).
 - process: a pool of worker threads; small text/json/csv run in-thread, risky kinds and big files
-  in a child process with a timeout and a memory limit. Transient errors retry with backoff.
+  in a child process with a timeout and a memory limit (big files are hashed there too).
+  Transient errors retry with backoff.
 - place: results are journaled as `placing` with their destination, moved, then journaled final.
 
 `kill -9` at any point is repaired by `recover()` at the next start: each journal row says where
 its file must be, and recovery finishes or redoes the step it was in. Nothing is processed
-twice into two results, and nothing is overwritten.
+twice into two results, and nothing is overwritten: every move refuses an existing name.
+
+A fault (a full or read-only folder, a journal that refuses writes) pauses the lanes: what it
+stopped waits (results parked with their originals claimed, arrivals held in the inbox) and the
+retry thread redoes it every PROBE_EVERY seconds until it works, which clears the fault.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import heapq
 import logging
 import os
+import secrets
 import shutil
+import sqlite3
 import stat
+import tempfile
 import threading
 import time
 from collections import deque
@@ -29,8 +38,9 @@ from typing import Generic, TypeVar
 
 from . import logs
 from .config import Config
+from .faults import Faults
 from .isolation import IsolatedRunner
-from .journal import Journal, display
+from .journal import Journal, JournalError, display
 from .model import (
     DONE,
     DUPLICATE,
@@ -44,7 +54,16 @@ from .model import (
     Outcome,
     RetryResult,
 )
-from .placement import ERROR_SUFFIX, META_SUFFIX, Placer, error_document, meta_document, move
+from .placement import (
+    ERROR_SUFFIX,
+    META_SUFFIX,
+    Placer,
+    error_document,
+    meta_document,
+    move,
+    read_name,
+    write_name,
+)
 from .processors import Choice, ProcessingError, Registry, Result
 from .processors.base import prefetched
 from .watcher import Candidate
@@ -53,6 +72,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 BATCH = 128
 READ_ALL_BELOW = 4 * 2**20
+HASH_CHUNK = 2**20
+ADOPTING = ".adopting-"  # orphans of state/work on their way back in
+PROBE_EVERY = 0.25  # seconds between attempts to redo what a fault stopped
+JOURNAL_ERRORS = (sqlite3.Error, JournalError)
 
 
 class BatchQueue(Generic[T]):
@@ -105,6 +128,7 @@ class WorkItem:
     name: str
     attempts: int  # attempts already made before this one
     prepared: _Prepared | None = None  # set when the fast lane hands it to the slow lane
+    big: bool = False  # too big for the fast lane: the slow lane hashes and sniffs it
 
 
 @dataclass
@@ -114,8 +138,12 @@ class _Done:
     outputs: dict[str, Path]
 
 
-def _read(path: str) -> tuple[int, str, bytes, bytes | None]:
-    """(size, sha256, first 4 KiB, whole content when small enough to keep for the processor)."""
+def _read(path: str, stop: threading.Event) -> tuple[int, str, bytes, bytes | None]:
+    """(size, sha256, first 4 KiB, whole content when small enough to keep for the processor).
+
+    A big file is hashed a chunk at a time, and gives way when the engine stops (it stays
+    queued for the next start): a 16 GB hash must not hold up a SIGTERM.
+    """
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         if size == 0:
@@ -125,7 +153,14 @@ def _read(path: str) -> tuple[int, str, bytes, bytes | None]:
             return size, hashlib.sha256(data).hexdigest(), data[:4096], data
         head = f.read(4096)
         f.seek(0)
-        return size, hashlib.file_digest(f, "sha256").hexdigest(), head, None
+        digest = hashlib.sha256()
+        buffer = bytearray(HASH_CHUNK)
+        view = memoryview(buffer)
+        while n := f.readinto(buffer):
+            digest.update(view[:n])
+            if stop.is_set():
+                raise ProcessingError("stopped", "the engine is stopping", transient=True)
+        return size, digest.hexdigest(), head, None
 
 
 class Pipeline:
@@ -151,6 +186,18 @@ class Pipeline:
         self._on_recheck = on_recheck
         self._on_skipped = on_skipped
         self._unclaimable: set[tuple[str, int]] = set()
+        # (path, inode) -> file id of files left in an inbox that cannot be written: one row each.
+        self._unmovable: dict[tuple[str, int | None], int] = {}
+        self.faults = Faults(lambda kind, message, data: self.journal.events.add(kind, message, data=data))
+        # What a fault stopped, redone by the prober until it works: results not yet placed (their
+        # originals stay claimed in state/work), placements not yet journaled final, and
+        # candidates not yet claimed (still in the inbox).
+        self._parked: list[_Done] = []
+        self._unfinished: list[_Done] = []
+        self._held: dict[str, Candidate] = {}  # by path: a scan during a long pause adds none twice
+        self._fault_lock = threading.Lock()
+        self._next_probe = 0.0
+        self._work_prefix = ""
         # Called (in the worker thread) with each batch of outcomes once journaled final.
         self.on_finished: list[Callable[[list[Outcome]], None]] = []
         # Fast lane: candidates to claim and work items to run, taken together by the same thread
@@ -196,7 +243,8 @@ class Pipeline:
 
     @property
     def queue_depth(self) -> int:
-        return len(self._work) + len(self._slow) + len(self._retry_heap)
+        waiting = len(self._parked) + len(self._unfinished) + len(self._held)
+        return len(self._work) + len(self._slow) + len(self._retry_heap) + waiting
 
     @property
     def in_flight(self) -> int:
@@ -206,6 +254,9 @@ class Pipeline:
         return self.queue_depth == 0 and self.in_flight == 0
 
     def submit(self, candidates: list[Candidate]) -> None:
+        if self.faults.paused:
+            self._hold(candidates)  # the prober claims them; scans meanwhile add no duplicates
+            return
         self._work.put_many(candidates)
 
     # --- claim ---------------------------------------------------------------------------------
@@ -214,6 +265,10 @@ class Pipeline:
         """Claim a batch; if it fails, claim one by one so a single odd file cannot block the rest."""
         try:
             return self._claim(batch)
+        except JOURNAL_ERRORS as exc:
+            self._journal_fault(exc, "cannot record arrivals in the journal")
+            self._hold(batch)
+            return []
         except Exception:
             if len(batch) == 1:
                 c = batch[0]
@@ -229,6 +284,7 @@ class Pipeline:
 
     def _claim(self, batch: list[Candidate]) -> list[WorkItem]:
         arrivals: list[Arrival] = []
+        again: list[tuple[int, Arrival]] = []
         seen: set[str] = set()
         for c in batch:
             if c.path in seen:
@@ -245,24 +301,119 @@ class Pipeline:
             if c.ino and (st.st_ino, st.st_size, st.st_mtime_ns) != (c.ino, c.size, c.mtime_ns):
                 self._on_recheck(c.path)  # changed since it looked complete: let it settle again
                 continue
-            arrivals.append(Arrival(c.name, c.path, st.st_ino, st.st_size, c.seen_at))
+            arrival = Arrival(c.name, c.path, st.st_ino, st.st_size, c.seen_at)
+            known = self._unmovable.get((c.path, st.st_ino))
+            if known is not None:
+                again.append((known, arrival))  # it has its row already: try the move again
+            else:
+                arrivals.append(arrival)
+        items = self._take_again(again) if again else []
         if not arrivals:
-            return []
+            return items
         ids = self.files.claim(arrivals)
-        items: list[WorkItem] = []
+        self.faults.clear("journal")
         lost: list[tuple[int, str]] = []
-        for fid, a in zip(ids, arrivals, strict=True):
+        stuck: list[tuple[int, Arrival, OSError]] = []
+        for n, (fid, a) in enumerate(zip(ids, arrivals, strict=True)):
             try:
-                move(a.src, self._work_path(fid))
+                self._move_in(a, fid)
             except FileNotFoundError:
                 lost.append((fid, "removed from the inbox before it could be claimed"))
                 continue
             except OSError as exc:
-                lost.append((fid, f"could not be moved out of the inbox: {exc.strerror or exc}"))
-                continue
+                if self._inbox_at_fault(exc):
+                    stuck.append((fid, a, exc))
+                    continue
+                # state/ cannot take files: nothing moved, so undo these claims and keep the
+                # files (still in the inbox) for when it can.
+                rest = list(zip(ids[n:], arrivals[n:], strict=True))
+                self._state_fault(exc, [f for f, _ in rest])
+                self._hold([Candidate(x.src, x.name, 0, 0, 0, x.arrived_at) for _, x in rest])
+                break
             items.append(WorkItem(fid, a.name, 0))
+        if items:
+            self.faults.clear("state")
         if lost:
             self.files.mark_vanished(lost)
+        if stuck:
+            self._unmovable_files(stuck)
+        return items
+
+    def _move_in(self, a: Arrival, fid: int) -> None:
+        work = self._work_path(fid)
+        try:
+            move(a.src, work)
+        except FileExistsError:
+            # A file no row owns holds this name (put there by hand?): it steps aside, and the
+            # next start takes it back as an arrival. Neither overwrites the other.
+            log.warning("%s was in state/work without a journal row; kept aside as %s", work, ADOPTING)
+            move(work, os.path.join(self.work_dir, ADOPTING + os.path.basename(work)))
+            move(a.src, work)
+        write_name(work, a.name)
+
+    def _inbox_at_fault(self, exc: OSError) -> bool:
+        """Whether a failed move out of the inbox is the inbox's doing (not state/'s)."""
+        if exc.errno == errno.EROFS:
+            return bool(os.statvfs(self.paths.inbox).f_flag & os.ST_RDONLY)
+        if exc.errno not in (errno.EACCES, errno.EPERM):
+            return False
+        try:  # can state/work take a new file? then the inbox refused to let this one go
+            fd, probe = tempfile.mkstemp(dir=self.work_dir, prefix=".probe-")
+        except OSError:
+            return False
+        os.close(fd)
+        os.unlink(probe)
+        return True
+
+    def _state_fault(self, exc: OSError, unclaim: list[int]) -> None:
+        self.faults.report("state", self.work_dir, exc, "cannot move files out of the inbox into")
+        try:
+            self.files.unclaim(unclaim)
+        except JOURNAL_ERRORS:
+            # The rows stay queued with their files in the inbox; a restart takes them from there.
+            log.warning("could not undo the claims of %d files; the next start takes them", len(unclaim))
+
+    def _unmovable_files(self, stuck: list[tuple[int, Arrival, OSError]]) -> None:
+        """Files an unwritable inbox will not let go: one row and one alert each, not one per scan."""
+        rows = []
+        now = time.time()
+        outcomes = []
+        for fid, a, exc in stuck:
+            why = (
+                f"cannot be moved out of the inbox ({exc.strerror}: {self.paths.inbox}); it stays there "
+                "untouched and is taken once the inbox is writable again"
+            )
+            rows.append((fid, why))
+            self._unmovable[(a.src, a.ino)] = fid
+            outcomes.append(
+                Outcome(
+                    id=fid,
+                    target_state=FAILED,
+                    kind=None,
+                    size=a.size,
+                    sha256=None,
+                    meta={},
+                    error_kind="inbox",
+                    reason=why,
+                    started_at=now,
+                    duration=0.0,
+                    message=f"{display(a.name)}: {why}",
+                )
+            )
+        self.files.mark_unmovable(rows)
+        for hook in self.on_finished:
+            hook(outcomes)
+
+    def _take_again(self, again: list[tuple[int, Arrival]]) -> list[WorkItem]:
+        items: list[WorkItem] = []
+        for fid, a in again:
+            try:
+                self._move_in(a, fid)
+            except OSError:
+                continue  # still stuck: its row already says so
+            del self._unmovable[(a.src, a.ino)]
+            self.files.requeue([fid])
+            items.append(WorkItem(fid, a.name, 0))
         return items
 
     # --- process -------------------------------------------------------------------------------
@@ -275,6 +426,11 @@ class Pipeline:
 
     def _lane_loop(self, queue: BatchQueue, most: int) -> None:
         while not self._stop.is_set():
+            if self.faults.paused:
+                # A folder or the journal refuses writes: take nothing new until the prober
+                # (in the retry thread) has redone what the fault stopped.
+                self.faults.cleared.wait(0.2)
+                continue
             taken = queue.get_many(most, 0.2)
             if not taken:
                 continue
@@ -288,6 +444,10 @@ class Pipeline:
                 self._busy += len(items)
             try:
                 self._run_batch(items)
+            except JOURNAL_ERRORS as exc:
+                self._journal_fault(exc, "cannot write to the journal")
+                for item in items:
+                    self._requeue_later(item, PROBE_EVERY)
             except Exception:
                 log.exception("a batch of %d files failed unexpectedly; they will be recovered", len(items))
                 for item in items:
@@ -313,6 +473,8 @@ class Pipeline:
         lane, a retry later, vanished, or left queued because the engine is stopping)."""
         prep = item.prepared or _Prepared(started=time.time(), t0=time.perf_counter())
         try:
+            if item.prepared is None and not item.big and self._too_big(item):
+                return None
             if item.prepared is None:
                 self._examine(item, prep)
             ran = self._run(item, prep)
@@ -323,10 +485,19 @@ class Pipeline:
         except ProcessingError as exc:
             return self._failed(item, prep, exc)
 
+    def _too_big(self, item: WorkItem) -> bool:
+        """Send a big file to the slow lane before reading a byte of it: hashing gigabytes here
+        would hold up every small file behind it. The slow lane hashes and sniffs it."""
+        if os.stat(self._work_path(item.id)).st_size <= self.cfg.inline_max_bytes:
+            return False
+        item.big = True
+        self._slow.put_many([item])
+        return True
+
     def _examine(self, item: WorkItem, prep: _Prepared) -> None:
         """Read and hash the file, and choose its processor by content and name."""
         try:
-            prep.size, prep.sha256, head, prep.data = _read(self._work_path(item.id))
+            prep.size, prep.sha256, head, prep.data = _read(self._work_path(item.id), self._stop)
         except PermissionError as exc:
             raise ProcessingError(
                 "permission", f"cannot read the file: {exc.strerror}", transient=True
@@ -351,7 +522,7 @@ class Pipeline:
         if processor.inline and prep.size <= self.cfg.inline_max_bytes:
             with prefetched(path, prep.data):
                 return self._inline(processor, Path(path), item.name, workdir), DONE
-        if item.prepared is None:
+        if item.prepared is None and not item.big:
             prep.data = None  # the child process reads the file itself
             item.prepared = prep
             self._slow.put_many([item])
@@ -402,7 +573,10 @@ class Pipeline:
         return _Done(item, outcome, {})
 
     def _work_path(self, file_id: int) -> str:
-        return os.path.join(self.work_dir, str(file_id))
+        """state/work/<journal prefix>-<id>: names no other journal (a deleted one) can collide with."""
+        return os.path.join(
+            self.work_dir, f"{self._work_prefix}-{file_id}" if self._work_prefix else str(file_id)
+        )
 
     def _inline(self, processor, path: Path, name: str, workdir: Path) -> Result:
         needs_dir = processor.kind not in ("text", "json")
@@ -421,24 +595,104 @@ class Pipeline:
     # --- place ---------------------------------------------------------------------------------
 
     def _place(self, results: list[_Done]) -> None:
+        """Place each result on its own: a file that cannot be placed stays claimed (parked) and
+        pauses the pipeline; files already placed are journaled placed, whatever follows."""
         now = time.time()
+        ready: list[_Done] = []
+        parked: list[_Done] = []
+        refused: set[str] = set()  # folders that failed in this round: the rest wait with them
+        try:
+            self._place_each(results, now, ready, parked, refused)
+        finally:
+            if parked:
+                with self._fault_lock:
+                    self._parked.extend(parked)
+
+    def _place_each(
+        self, results: list[_Done], now: float, ready: list[_Done], parked: list[_Done], refused: set[str]
+    ) -> None:
         for r in results:
             o = r.outcome
-            folder = self.placer.folder(o.target_state, o.kind, now)
-            suffix = ERROR_SUFFIX if o.target_state == FAILED else META_SUFFIX
-            o.dest = self.placer.reserve(folder, r.item.name, (suffix, *r.outputs))
+            role = self._role(o)
+            if o.dest is None and role not in refused:
+                folder = self.placer.folder(o.target_state, o.kind, now)
+                suffix = ERROR_SUFFIX if o.target_state == FAILED else META_SUFFIX
+                try:
+                    o.dest = self.placer.reserve(folder, r.item.name, (suffix, *r.outputs))
+                except OSError as exc:
+                    refused.add(role)
+                    self.faults.report(role, folder, exc, f"cannot create a folder in {role}/")
+            (ready if o.dest is not None and role not in refused else parked).append(r)
+        if not ready:
+            return
         try:
-            self.files.begin_place([r.outcome for r in results])
-            for r in results:
+            self.files.begin_place([r.outcome for r in ready])
+        except JOURNAL_ERRORS as exc:
+            self._journal_fault(exc, "cannot journal placements")
+            parked.extend(ready)
+            return
+        self.faults.clear("journal")
+        placed: list[_Done] = []
+        for r in ready:
+            role = self._role(r.outcome)
+            if role in refused:
+                parked.append(r)
+                continue
+            try:
                 self._put(r, now)
-            self.files.finish_place([r.outcome for r in results])
-            logs.file_outcomes((r.item.name, r.outcome) for r in results)
-            for hook in self.on_finished:
-                hook([r.outcome for r in results])
-        finally:
-            for r in results:
-                if r.outputs:
-                    shutil.rmtree(os.path.join(self.tmp_dir, str(r.item.id)), ignore_errors=True)
+            except FileExistsError:
+                # Someone put a file under the reserved name meanwhile: pick another next time.
+                r.outcome.dest = None
+                parked.append(r)
+                continue
+            except OSError as exc:
+                if exc.errno == errno.ENOENT and not os.path.exists(self._work_path(r.item.id)):
+                    self._vanished(r.item.id, "its working copy in state/work disappeared")
+                    continue
+                refused.add(role)
+                self.faults.report(
+                    role, os.path.dirname(r.outcome.dest), exc, f"cannot place files in {role}/"
+                )
+                parked.append(r)
+                continue
+            placed.append(r)
+            shutil.rmtree(os.path.join(self.tmp_dir, str(r.item.id)), ignore_errors=True)
+        for role in {self._role(r.outcome) for r in placed} - refused:
+            self.faults.clear(role)
+        if placed:
+            self._finish(placed)
+
+    @staticmethod
+    def _role(o: Outcome) -> str:
+        return "failed" if o.target_state == FAILED else "processed"
+
+    def _finish(self, placed: list[_Done]) -> None:
+        """Journal placed files final; until the journal takes it they wait, never anything else."""
+        outcomes = [r.outcome for r in placed]
+        try:
+            self.files.finish_place(outcomes)
+        except JOURNAL_ERRORS as exc:
+            self._journal_fault(exc, "cannot journal placements")
+            with self._fault_lock:
+                self._unfinished.extend(placed)
+            return
+        self.faults.clear("journal")
+        logs.file_outcomes((r.item.name, r.outcome) for r in placed)
+        for hook in self.on_finished:
+            hook(outcomes)
+
+    def _vanished(self, file_id: int, why: str) -> None:
+        try:
+            self.files.mark_vanished([(file_id, why)])
+        except JOURNAL_ERRORS as exc:
+            self._journal_fault(exc, "cannot write to the journal")
+
+    def _journal_fault(self, exc: BaseException, doing: str) -> None:
+        self.faults.report("journal", self.journal.path, exc, doing)
+
+    def _hold(self, candidates: list[Candidate]) -> None:
+        with self._fault_lock:
+            self._held.update((c.path, c) for c in candidates)
 
     def _put(self, r: _Done, now: float) -> None:
         o = r.outcome
@@ -446,7 +700,20 @@ class Pipeline:
         if o.target_state == FAILED:
             sidecar = (
                 ERROR_SUFFIX,
-                error_document(r.item.name, o.id, o.error_kind or "error", o.reason or "", attempts, now),
+                error_document(
+                    r.item.name,
+                    o.id,
+                    o.error_kind or "error",
+                    o.reason or "",
+                    attempts,
+                    now,
+                    {
+                        "kind": o.kind,
+                        "size": o.size,
+                        "sha256": o.sha256,
+                        "duration_seconds": round(o.duration, 6),
+                    },
+                ),
             )
         else:
             record = {
@@ -479,12 +746,56 @@ class Pipeline:
                 while self._retry_heap and self._retry_heap[0][0] <= now:
                     due.append(heapq.heappop(self._retry_heap)[2])
                 wait = self._retry_heap[0][0] - now if self._retry_heap else 1.0
-            for item in due:
-                self.files.mark_queued(item.id)
-            if due:
-                self._work.put_many(due)
-            self._retry_wake.wait(min(max(wait, 0.01), 1.0))
+            try:
+                for n, item in enumerate(due):
+                    try:
+                        self.files.mark_queued(item.id)
+                        self.faults.clear("journal")
+                    except JOURNAL_ERRORS as exc:
+                        self._journal_fault(exc, "cannot write to the journal")
+                        for later in due[n:]:
+                            self._requeue_later(later, PROBE_EVERY)
+                        due = due[:n]
+                        break
+                if due:
+                    self._work.put_many(due)
+                if now >= self._next_probe:
+                    self._next_probe = now + PROBE_EVERY
+                    self.probe()
+            except Exception:  # this thread redoes what faults stopped: it must outlive them all
+                log.exception("the retry thread met an unexpected error; going on")
+            self._retry_wake.wait(min(max(wait, 0.01), PROBE_EVERY if self.faults.paused else 1.0))
             self._retry_wake.clear()
+
+    def probe(self) -> None:
+        """Redo what faults stopped; each fault clears once its operation works again."""
+        self.journal_problem()
+        if self.faults.get("journal-file"):
+            return  # a deleted or replaced journal needs a restart; nothing may be written meanwhile
+        with self._fault_lock:
+            unfinished, self._unfinished = self._unfinished, []
+            parked, self._parked = self._parked, []
+            held, self._held = list(self._held.values()), {}
+        if unfinished:
+            self._finish(unfinished)
+        if parked:
+            self._place(parked)
+        if held:
+            self._work.put_many(self._claim_safely(held))
+        if self.faults.get("journal") and not (unfinished or parked or held):
+            # Nothing waits on the journal but the fault itself: try a write of our own.
+            try:
+                self.journal.kv.set("journal_probe", str(time.time()))
+            except JOURNAL_ERRORS:
+                return
+            self.faults.clear("journal")
+
+    def journal_problem(self) -> str | None:
+        """Why the journal file can no longer be trusted (deleted, replaced, emptied), or None."""
+        problem = self.journal.db.identity_problem()
+        if problem is not None and self.faults.get("journal-file") is None:
+            self.faults.report("journal-file", self.journal.path, RuntimeError(problem), "")
+        return problem
 
     def retry(self, ids: list[int]) -> RetryResult:
         """Put failed files back through the pipeline (by id only: no client path reaches the disk)."""
@@ -529,6 +840,7 @@ class Pipeline:
         shutil.rmtree(self.tmp_dir, ignore_errors=True)
         os.makedirs(self.tmp_dir, exist_ok=True)
         os.makedirs(self.work_dir, exist_ok=True)
+        self._work_prefix = self._load_work_prefix()
         rows = self.files.active()
         requeue: list[WorkItem] = []
         lost: list[tuple[int, str]] = []
@@ -548,24 +860,72 @@ class Pipeline:
                 if self._reclaim(row.id, row.src, row.src_ino):
                     requeue.append(WorkItem(row.id, row.name, row.attempts))
                 else:
-                    lost.append(
-                        (row.id, f"lost before processing: neither state/work/{row.id} nor {row.src} exists")
-                    )
+                    lost.append((row.id, f"lost before processing: neither {work} nor {row.src} exists"))
         if finished:
             self.files.finish_place(finished)
         if lost:
             self.files.mark_vanished(lost)
-        known = {str(r.id) for r in rows}
-        for entry in os.scandir(self.work_dir):
-            if entry.name not in known:
-                log.warning("state/work/%s is not in the journal; leaving it for inspection", entry.name)
-        if rows:
+        known = {os.path.basename(self._work_path(r.id)) for r in rows}
+        requeue += self._adopt_orphans(known)
+        self._unmovable = {(src, ino): fid for fid, src, ino in self.files.unmovable()}
+        if rows or requeue:
             self.journal.events.add(
                 "recovered",
                 f"recovery: {len(requeue)} requeued, {len(finished)} finished, {len(lost)} lost",
                 data={"requeued": len(requeue), "finished": len(finished), "lost": len(lost)},
             )
         self._work.put_many(requeue)
+
+    def _load_work_prefix(self) -> str:
+        """This journal's own prefix for names in state/work, made once when the journal is new.
+
+        A journal deleted after a crash leaves files in state/work; a new journal numbers from 1
+        again, and its work names must never land on theirs. A journal from before prefixes
+        keeps bare ids (its files are all its own).
+        """
+        prefix = self.journal.kv.get("work_prefix")
+        if prefix is None:
+            prefix = "" if self.journal.figures.counts().total else secrets.token_hex(4)
+            self.journal.kv.set("work_prefix", prefix)
+        return prefix
+
+    def _adopt_orphans(self, known: set[str]) -> list[WorkItem]:
+        """Files in state/work that no journal row owns (their journal was deleted, or lost its
+        WAL) are taken back as new arrivals, never left where a new claim could land on them.
+
+        They step aside under `.adopting-<name>` first: a journal that lost rows numbers new
+        files with ids whose work names these orphans may still hold.
+        """
+        adopting = []
+        for e in os.scandir(self.work_dir):
+            if e.name in known or not e.is_file(follow_symlinks=False):
+                continue
+            if e.name.startswith(ADOPTING):
+                adopting.append(e.path)  # a previous start stopped half way through
+            elif not e.name.startswith("."):
+                aside = os.path.join(self.work_dir, ADOPTING + e.name)
+                move(e.path, aside)
+                adopting.append(aside)
+        if not adopting:
+            return []
+        now = time.time()
+        arrivals = []
+        for path in adopting:
+            st = os.lstat(path)
+            name = read_name(path) or "recovered-" + os.path.basename(path)[len(ADOPTING) :]
+            arrivals.append(Arrival(name, path, st.st_ino, st.st_size, now))
+        ids = self.files.claim(arrivals)
+        items = []
+        for fid, a in zip(ids, arrivals, strict=True):
+            move(a.src, self._work_path(fid))
+            items.append(WorkItem(fid, a.name, 0))
+        log.warning("took back %d files from state/work that no journal row owned", len(items))
+        self.journal.events.add(
+            "orphans",
+            f"{len(items)} files in state/work had no journal row (a deleted journal?): taken back as new arrivals",
+            data={"ids": ids},
+        )
+        return items
 
     @staticmethod
     def _recovered_outcome(row: ActiveRow) -> Outcome:

@@ -8,6 +8,8 @@ reserved by a placement in flight; otherwise "stem (n).ext" is tried.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import errno
 import json
 import os
@@ -45,16 +47,58 @@ def numbered(name: str, n: int) -> str:
     return f"{stem} ({n}){ext}"
 
 
-def move(src: Path | str, dst: Path | str) -> None:
-    """Rename, or copy-then-unlink across filesystems (the copy lands under a temp name first)."""
+_RENAME_NOREPLACE = 1
+_AT_FDCWD = -100
+
+
+def _load_renameat2():
     try:
-        os.rename(src, dst)
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint)
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_renameat2 = _load_renameat2()
+
+
+def rename_noreplace(src: Path | str, dst: Path | str) -> None:
+    """Rename that fails with FileExistsError instead of replacing `dst` (never a check-then-act race).
+
+    renameat2(RENAME_NOREPLACE) where the kernel and filesystem have it; else a hard link (which
+    refuses an existing name) and an unlink of the source.
+    """
+    if _renameat2 is not None:
+        if _renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE) == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+            raise OSError(err, os.strerror(err), os.fsdecode(src), None, os.fsdecode(dst))
+    os.link(src, dst)
+    os.unlink(src)
+
+
+def move(src: Path | str, dst: Path | str) -> None:
+    """Move without ever replacing `dst` (FileExistsError); across filesystems, copy then unlink.
+
+    A copy lands under a temporary name beside `dst` first, so `dst` never exists half written.
+    """
+    try:
+        rename_noreplace(src, dst)
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise
         tmp = f"{dst}.chute-partial"
-        shutil.copy2(src, tmp)
-        os.replace(tmp, dst)
+        try:
+            shutil.copy2(src, tmp)
+            rename_noreplace(tmp, dst)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
         os.unlink(src)
 
 
@@ -110,23 +154,43 @@ class Placer:
 
     @staticmethod
     def write_new(dest: str, text: str) -> None:
-        """Create a companion file; never replaces anything (O_EXCL)."""
+        """Create a companion file whole or not at all; never replaces anything (O_EXCL)."""
+        data = memoryview(text.encode("utf-8"))
         fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            os.write(fd, text.encode("utf-8"))
-        finally:
+            while data:
+                data = data[os.write(fd, data) :]
+        except BaseException:
             os.close(fd)
+            os.unlink(dest)  # a full disk must not leave a half-written sidecar
+            raise
+        os.close(fd)
 
     def put(self, work: str, dest: str, sidecar: tuple[str, str], outputs: dict[str, Path]) -> None:
         """Outputs, then the sidecar, then the original last: recovery keys on where the original is.
 
+        If any step fails (a full or read-only folder), what was placed is taken back (outputs to
+        where they were, the sidecar deleted) and the error raised: the original stays in
+        state/work, nothing half-placed is left, and the same placement can be tried again.
         A crash before the original moves leaves the row `placing` with its original in
         state/work; recovery deletes these companions and processes the file again.
         """
-        for suffix, src in outputs.items():
-            move(src, dest + suffix)
-        self.write_new(dest + sidecar[0], sidecar[1])
-        move(work, dest)
+        done: list[tuple[str, Path | None]] = []  # (placed path, where it came from)
+        try:
+            for suffix, src in outputs.items():
+                move(src, dest + suffix)
+                done.append((dest + suffix, src))
+            self.write_new(dest + sidecar[0], sidecar[1])
+            done.append((dest + sidecar[0], None))
+            move(work, dest)
+        except BaseException:
+            for placed, src in reversed(done):
+                with contextlib.suppress(OSError):
+                    if src is None:
+                        os.unlink(placed)
+                    else:
+                        move(placed, src)
+            raise
 
     @staticmethod
     def remove_companions(dest: str, suffixes: tuple[str, ...]) -> None:
@@ -149,8 +213,29 @@ def meta_document(record: dict[str, Any], found_json: str) -> str:
     return encode(record)[:-1] + ', "found": ' + found_json + "}\n"
 
 
-def error_document(name: str, file_id: int, error_kind: str, reason: str, attempts: int, when: float) -> str:
+RECORD_PREFIX = "Record: "
+
+
+def error_document(
+    name: str,
+    file_id: int,
+    error_kind: str,
+    reason: str,
+    attempts: int,
+    when: float,
+    extra: dict | None = None,
+) -> str:
+    """Why, in words for people, then one line of JSON for `chute check --repair`."""
     stamp = time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(when))
+    record = {
+        "id": file_id,
+        "name": name.encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
+        "state": "failed",
+        "error_kind": error_kind,
+        "attempts": attempts,
+        "failed_at": when,
+        **(extra or {}),
+    }
     return (
         f"chute could not process {name!r}.\n\n"
         f"Why: {reason}\n"
@@ -158,4 +243,37 @@ def error_document(name: str, file_id: int, error_kind: str, reason: str, attemp
         f"Attempts: {attempts}\n"
         f"When: {stamp}\n"
         f"File id: {file_id} (fix the cause, then `chute retry {file_id}` or press r in the console)\n"
+        f"{RECORD_PREFIX}{encode(record)}\n"
     )
+
+
+def read_record(error_text: str) -> dict[str, Any] | None:
+    """The record in an .error.txt (what `chute check --repair` rebuilds a row from): its last
+    line, plus the reason from the "Why:" the people read (said once, not twice)."""
+    head, sep, last = error_text.rstrip("\n").rpartition("\n" + RECORD_PREFIX)
+    if not sep:
+        return None
+    try:
+        record = json.loads(last)
+    except ValueError:
+        return None
+    why = head.partition("\nWhy: ")[2].partition("\nError kind: ")[0]
+    record["reason"] = why
+    return record
+
+
+# The original name rides with a file in state/work (an extended attribute where the filesystem
+# has them), so a file whose journal row is lost can be taken back under its own name.
+_NAME_ATTR = "user.chute.name"
+
+
+def write_name(path: str, name: str) -> None:
+    with contextlib.suppress(OSError):
+        os.setxattr(path, _NAME_ATTR, os.fsencode(name))
+
+
+def read_name(path: str) -> str | None:
+    try:
+        return os.fsdecode(os.getxattr(path, _NAME_ATTR))
+    except OSError:
+        return None

@@ -54,8 +54,8 @@ def build(engine: Engine, since: float | None = None, until: float | None = None
         by_kind.setdefault(c.kind or "none", {})[c.state] = c.count
         totals[c.state] = totals.get(c.state, 0) + c.count
     timings = queries.timings(since, until)
-    latency = quantiles([t.latency for t in timings])
-    processing = quantiles([t.duration for t in timings])
+    latency = quantiles(timings.latency)
+    processing = quantiles(timings.duration)
     failures = queries.recent_failures(since)
     files_by_hour = [0] * 24
     files_by_weekday = [0] * 7

@@ -2,8 +2,9 @@
 
 A file is handed on as a Candidate only when it is complete:
 - a close-after-write event, or a rename into the inbox (the safe-writer pattern), takes it at once;
-- anything else seen (an open, a scan) waits in `pending` until its size and mtime stay
-  unchanged across two looks, its mtime is at least `min_age` old, and no writer holds it open.
+- anything else seen (an open, a scan) waits in `pending` until its size and mtime have stayed
+  unchanged for `min_age` by the engine's own clock (never by the mtime, which may lie in the
+  future) and no writer holds it open.
 A scan runs at start, after an inotify overflow and every `scan_interval` seconds.
 Non-regular entries (directories, symlinks, FIFOs, sockets, devices) are never opened; they are
 reported once and left alone.
@@ -28,6 +29,9 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from .config import WatcherConfig
 
 log = logging.getLogger(__name__)
+
+
+_Look = tuple[tuple[int, int, int], float]
 
 
 @dataclass(frozen=True)
@@ -141,7 +145,8 @@ class Watcher:
         self._on_skipped = on_skipped
         self._ignored = ignore_matcher(config.ignore)
         self._lock = threading.Lock()
-        self._pending: dict[str, tuple[int, int, int] | None] = {}
+        # path -> its last look: (ino, size, mtime_ns) and since when (monotonic) it has not changed
+        self._pending: dict[str, _Look | None] = {}
         self._opens: dict[str, int] = {}
         self._reported: set[tuple[str, int]] = set()
         self._stop = threading.Event()
@@ -299,7 +304,7 @@ class Watcher:
             self.scan()
 
     def _settle_loop(self) -> None:
-        min_age_ns = int(self.config.min_age * 1e9)
+        min_age = self.config.min_age
         while not self._stop.wait(self.tick):
             with self._lock:
                 pending = list(self._pending.items())
@@ -308,9 +313,9 @@ class Watcher:
                 continue
             looked = dict(pending)
             ready: list[Candidate] = []
-            updates: dict[str, tuple[int, int, int] | None] = {}
+            updates: dict[str, _Look] = {}
             gone: list[str] = []
-            now_ns = time.time_ns()
+            now = time.monotonic()
             for path, prev in pending:
                 try:
                     st = os.lstat(path)
@@ -325,11 +330,14 @@ class Watcher:
                     gone.append(path)
                     continue
                 key = (st.st_ino, st.st_size, st.st_mtime_ns)
-                if prev == key and not opens.get(path) and now_ns - st.st_mtime_ns >= min_age_ns:
-                    ready.append(Candidate(path, name, *key, now_ns / 1e9))
-                    gone.append(path)
-                elif prev != key:
-                    updates[path] = key
+                # Stable by the engine's own clock: the mtime may lie in the future (times kept by
+                # a copy, a skewed NFS server), so it only says whether the file changed.
+                if prev is not None and prev[0] == key:
+                    if not opens.get(path) and now - prev[1] >= min_age:
+                        ready.append(Candidate(path, name, *key, time.time()))
+                        gone.append(path)
+                else:
+                    updates[path] = (key, now)
             with self._lock:
                 for path in gone:
                     # Only drop what we looked at: a new event may have re-added it meanwhile.

@@ -22,6 +22,7 @@ PUBLIC = {
     "chute.engine.logs": None,
     "chute.engine.backup": {"BackupError", "Backups", "verify", "restore"},
     "chute.engine.report": None,
+    "chute.engine.printable": None,  # names and reasons made safe for a terminal
     "chute.engine.endpoint": {"lookup", "publish"},  # where a running engine's API listens
     "chute.engine.joblock": {"JobBusy", "exclusive"},  # `chute backup` beside an engine without an API
 }

@@ -26,8 +26,10 @@ from chute.engine.engine import MAX_PAGE
 from chute.engine.headless import add_engine_args
 from chute.engine.headless import run as run_engine
 from chute.engine.model import STATES, to_dict
+from chute.engine.printable import printable, printable_lines
 
 from . import completion
+from .check_cli import add_check_options, run_check
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_CONSOLE = 0, 1, 2, 3
 EXIT_INTERRUPTED, EXIT_PIPE = 130, 141  # as a shell reports SIGINT and SIGPIPE
@@ -110,7 +112,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if failed:
         print("recent failures:")
         for f in failed:
-            print(f"  #{f.id} {f.name!r}: {f.error_kind}: {f.reason}")
+            print(f"  #{f.id} {printable(f.name)}: {f.error_kind}: {printable(f.reason)}")
     return EXIT_OK
 
 
@@ -210,7 +212,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         saved = report.save(doc, config.paths.archive)
     finally:
         engine.stop()
-    print(report.render_text(doc))
+    print(printable_lines(report.render_text(doc)))
     print("saved " + ", ".join(str(p) for p in saved.values()))
     return EXIT_OK
 
@@ -228,7 +230,9 @@ def cmd_files(args: argparse.Namespace) -> int:
             )
             for f in page.items:
                 print(
-                    json.dumps(to_dict(f)) if args.json else f"#{f.id}\t{f.state}\t{f.kind or '-'}\t{f.name}"
+                    json.dumps(to_dict(f))
+                    if args.json
+                    else f"#{f.id}\t{f.state}\t{f.kind or '-'}\t{printable(f.name)}"
                 )
             left -= len(page.items)
             if page.next_before is None:
@@ -270,6 +274,10 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     api = f"{config.server.host}:{config.server.port}" if config.server.enabled else "off"
     print(f"{where}: OK (root {config.paths.root}, API {api}, log level {config.log.level})")
     return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    return run_check(args, _config(args))
 
 
 def cmd_completion(args: argparse.Namespace) -> int:
@@ -494,6 +502,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(sub, "config", cmd_config_help, "check the configuration without starting anything")
     config_sub = p.add_subparsers(dest="config_command", metavar="ACTION")
     command(config_sub, "check", cmd_config_check, "load and validate the config; say which file it is")
+
+    p = command(
+        sub, "check", cmd_check, "compare the journal with the disk, both ways", changes=lambda a: a.repair
+    )
+    add_check_options(p)
 
     p = command(sub, "completion", cmd_completion, "print a shell completion script")
     p.add_argument("shell", choices=completion.SHELLS)

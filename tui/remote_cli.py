@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from chute.engine.config import Config
+from chute.engine.printable import printable
 
 POLL = 0.25  # seconds between looks at a job the engine is running for us
 
@@ -61,7 +62,7 @@ def retry_via_api(api: Api, ids: list[int], all_failed: bool) -> int:
     body = {"state": "failed"} if all_failed else {"ids": ids}
     result = api.call("POST", "/api/v1/files/retry", json=body)
     for fid, why in result.get("skipped", {}).items():
-        print(f"#{fid}: {why}", file=sys.stderr)
+        print(f"#{fid}: {printable(why)}", file=sys.stderr)
     print(f"{len(result['retried'])} file(s) sent back through the running engine at {api.url}")
     return 0 if result["retried"] or not ids else 1
 

@@ -11,6 +11,7 @@ table, each owning its SQL and returning dataclasses from engine.model:
     journal.jobs     scheduled jobs' last runs
     journal.outbox   notifications waiting for delivery
     journal.kv       small facts kept between runs
+    journal.repair   where rows say files are, and rows rebuilt from sidecars (`chute check`)
 
 Migrations are in schema.py, versioned by PRAGMA user_version and run at open.
 """
@@ -29,6 +30,7 @@ from .files import FileStore
 from .jobs import JobStore
 from .kv import KeyValueStore
 from .outbox import OutboxStore
+from .repair import RepairStore
 from .reports import ReportQueries
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -44,6 +46,7 @@ class Journal:
         self.jobs = JobStore(self.db, self.events)
         self.outbox = OutboxStore(self.db)
         self.kv = KeyValueStore(self.db)
+        self.repair = RepairStore(self.db)
 
     @property
     def path(self) -> Path:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..model import STATES, DurationBucket, Finished, StateCounts, Timing
+from ..model import STATES, DurationBucket, Finished, StateCounts, Timings
 from .db import Database
 
 FINAL = "('done','failed','duplicate')"  # the states a processed file ends in
@@ -28,13 +28,14 @@ class FileFigures:
             0
         ]
 
-    def recent_timings(self, limit: int = 1000) -> list[Timing]:
+    def recent_timings(self, limit: int = 1000) -> Timings:
+        """Of the last `limit` files finished."""
         # finished_at is set only on final rows: no state filter, so the index walk needs no sort.
         rows = self._db.reader.execute(
             "SELECT latency, duration FROM files WHERE finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT ?",
             (limit,),
         ).fetchall()
-        return [Timing(latency, duration) for latency, duration in rows]
+        return Timings.of(rows)
 
     def finished(self, since: float) -> list[Finished]:
         """Processed files finished since `since`."""

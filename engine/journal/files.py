@@ -194,6 +194,45 @@ class FileStore:
                 done.append(RetryMove(fid, name, py_path(row[1])))
         return done
 
+    # --- faults: what could not be moved, and claims undone -----------------------------------
+
+    def unclaim(self, ids: list[int]) -> None:
+        """Forget claims whose files never left the inbox (state/ could not take them)."""
+        with self._db.tx() as c:
+            c.executemany("DELETE FROM events WHERE file_id=?", [(fid,) for fid in ids])
+            c.executemany("DELETE FROM files WHERE id=? AND state=?", [(fid, QUEUED) for fid in ids])
+
+    def mark_unmovable(self, items: list[tuple[int, str]]) -> None:
+        """(id, why) of files that stay in the inbox because they cannot be moved out of it."""
+        now = time.time()
+        with self._db.tx() as c:
+            c.executemany(
+                "UPDATE files SET state=?, error_kind='inbox', reason=?, finished_at=?, updated_at=? WHERE id=?",
+                [(FAILED, display(why), now, now, fid) for fid, why in items],
+            )
+            self._events.write(c, [(now, FAILED, fid, why, {"error_kind": "inbox"}) for fid, why in items])
+
+    def unmovable(self) -> list[tuple[int, str, int | None]]:
+        """(id, inbox path, inode) of files left in the inbox because it could not be written."""
+        rows = self._db.reader.execute(
+            "SELECT id, src, src_ino FROM files WHERE state=? AND error_kind='inbox' AND dest IS NULL",
+            (FAILED,),
+        ).fetchall()
+        return [(fid, py_path(src), ino) for fid, src, ino in rows]
+
+    def requeue(self, ids: list[int]) -> None:
+        """Files left in the inbox, now claimed after all: queued again under the same row."""
+        now = time.time()
+        with self._db.tx() as c:
+            c.executemany(
+                "UPDATE files SET state=?, error_kind=NULL, reason=NULL, finished_at=NULL, updated_at=? "
+                "WHERE id=?",
+                [(QUEUED, now, fid) for fid in ids],
+            )
+            self._events.write(
+                c, [(now, "arrived", fid, "taken from the inbox at last", None) for fid in ids]
+            )
+
     # --- reads -----------------------------------------------------------------------------------
 
     def active(self) -> list[ActiveRow]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..model import FAILED, FailureReason, FileRecord, KindCount, Timing
+from ..model import FAILED, FailureReason, FileRecord, KindCount, Timings
 from .db import Database
 from .figures import FINAL
 from .files import FileStore
@@ -21,12 +21,12 @@ class ReportQueries:
         ).fetchall()
         return [KindCount(*r) for r in rows]
 
-    def timings(self, since: float, until: float) -> list[Timing]:
+    def timings(self, since: float, until: float) -> Timings:
         rows = self._db.reader.execute(
             f"SELECT latency, duration FROM files WHERE finished_at >= ? AND finished_at < ? AND state IN {FINAL}",
             (since, until),
         ).fetchall()
-        return [Timing(latency, duration) for latency, duration in rows]
+        return Timings.of(rows)
 
     def top_reasons(self, since: float, until: float, limit: int = 10) -> list[FailureReason]:
         """Failure reasons by count."""

@@ -25,6 +25,12 @@ _INV_LOG_GAMMA = inv_log_gamma()  # the default sketches' (every sketch here is 
 
 UNMATCHED = "<unmatched>"
 OTHER = "<other>"
+# Everything a client controls is folded before it becomes a key, so a stream of garbage requests
+# cannot grow memory: made-up methods count as one OTHER, and every stored string is cut short.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"})
+OTHER_METHOD = "OTHER"
+MAX_KEY = 300  # characters kept of a route template, path, exception type or message
+MAX_EXCEPTION_TYPES = 20  # per route; the rest count under OTHER
 WINDOWS = {"1m": 1, "5m": 5, "1h": 60}
 QS = (0.5, 0.9, 0.95, 0.99)
 
@@ -105,6 +111,10 @@ class Collector:
         now = self._clock()
         minute = int(now // 60)
         error = status >= 500 or exc_type is not None
+        if method not in METHODS:
+            method = OTHER_METHOD
+        route = route[:MAX_KEY]
+        status = min(max(status, 0), 999)
         index = ceil(log(duration) * _INV_LOG_GAMMA) if duration > MIN_VALUE else None
         with self._lock:
             r = self._routes.get(route)
@@ -132,14 +142,17 @@ class Collector:
                 r.errors += 1
                 m.errors += 1
                 if exc_type is not None:
+                    exc_type = exc_type[:MAX_KEY]
+                    if exc_type not in r.exceptions and len(r.exceptions) >= MAX_EXCEPTION_TYPES:
+                        exc_type = OTHER
                     entry = r.exceptions.get(exc_type)
                     if entry is None:
-                        r.exceptions[exc_type] = [1, (exc_message or "")[:300], now]
+                        r.exceptions[exc_type] = [1, (exc_message or "")[:MAX_KEY], now]
                     else:
                         entry[0] += 1
-                        entry[1] = (exc_message or "")[:300]
+                        entry[1] = (exc_message or "")[:MAX_KEY]
                         entry[2] = now
-            self._recent.append((now, method, path[:300], route, status, duration, exc_type))
+            self._recent.append((now, method, path[:MAX_KEY], route, status, duration, exc_type))
 
     # --- reads --------------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any
 
-from flask import Blueprint, Flask, request
+from flask import Flask, request
 from flask.signals import got_request_exception
 
 from ..model import Health
@@ -182,10 +182,6 @@ class Monitor:
     @staticmethod
     def _on_exception(sender: Flask, exception: BaseException, **extra: Any) -> None:
         request.environ[_EXC] = exception
-
-    def original_routes(self) -> Blueprint:
-        """Only the original extension's /monitoring/* routes (what the engine's server adds)."""
-        return routes.dropin(self)
 
     # --- health and the app's services -------------------------------------------------------
 

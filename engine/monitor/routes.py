@@ -95,8 +95,7 @@ def _services(monitor: Monitor):
 
 
 def dropin(monitor: Monitor) -> Blueprint:
-    """The original extension's /monitoring routes, in its shapes (the engine's server serves
-    these too)."""
+    """The original extension's /monitoring routes, in its shapes."""
     bp = Blueprint("chute_monitor", __name__)
     c = monitor.collector
     prefix = monitor.prefix

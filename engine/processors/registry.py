@@ -48,8 +48,9 @@ class Registry:
         return tuple(sorted({s for p in self.by_kind.values() for s in getattr(p, "outputs", ())}))
 
     @classmethod
-    def default(cls, plugins: bool = True) -> Registry:
+    def default(cls, plugins: bool = True, csv_formulas: str = "neutralize") -> Registry:
         registry = cls([p() for p in BUILTIN])
+        registry.add(CsvProcessor(neutralize_formulas=csv_formulas == "neutralize"))
         if plugins:
             for ep in entry_points(group=ENTRY_POINT_GROUP):
                 try:

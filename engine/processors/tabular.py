@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 from .base import ProcessingError, Result, read_input
@@ -47,6 +48,31 @@ def _check_shape(text: str, delimiter: str) -> int:
     return width
 
 
+# A spreadsheet opening the normalized CSV runs a cell starting with one of these as a formula
+# (`=HYPERLINK(...)`, `@SUM(...)`, DDE through `+cmd|...`); OWASP's fix is a leading quote.
+_FORMULA_START = re.compile(r"^[=+\-@\t\r]")
+
+
+def neutralize_formulas(df) -> int:
+    """Prefix every text cell (and column name) that a spreadsheet would run with a `'`."""
+    from pandas.api.types import is_numeric_dtype
+
+    count = 0
+    for column in df.columns:
+        series = df[column]
+        if is_numeric_dtype(series):
+            continue  # numbers (a negative one starts with -) are never run as formulas
+        risky = series.map(lambda v: isinstance(v, str) and _FORMULA_START.match(v) is not None)
+        hits = int(risky.sum())
+        if hits:
+            df.loc[risky, column] = "'" + series[risky]
+            count += hits
+    renamed = {c: "'" + c for c in df.columns if isinstance(c, str) and _FORMULA_START.match(c)}
+    if renamed:
+        df.rename(columns=renamed, inplace=True)
+    return count + len(renamed)
+
+
 NORMALIZED = ".normalized.csv"  # the table as clean UTF-8 CSV, beside the placed file
 
 
@@ -55,6 +81,9 @@ class CsvProcessor:
     extensions = frozenset({".csv", ".tsv", ".tab"})
     inline = True
     outputs = (NORMALIZED,)
+
+    def __init__(self, neutralize_formulas: bool = True) -> None:
+        self.neutralize_formulas = neutralize_formulas
 
     def process(self, path: Path, name: str, workdir: Path) -> Result:
         import pandas as pd
@@ -68,17 +97,17 @@ class CsvProcessor:
             raise ProcessingError("empty", "no columns to read") from None
         except (pd.errors.ParserError, ValueError) as exc:
             raise ProcessingError("corrupt", f"pandas cannot parse it: {exc}") from None
+        found = {
+            "encoding": encoding,
+            "delimiter": delimiter,
+            "rows": len(df),
+            "columns": len(df.columns),
+            "column_names": [str(c) for c in df.columns],
+            "dtypes": {str(c): str(t) for c, t in df.dtypes.items()},
+            "nulls": {str(c): int(n) for c, n in df.isna().sum().items()},
+        }
+        if self.neutralize_formulas:
+            found["formulas_neutralized"] = neutralize_formulas(df)
         out = workdir / "normalized.csv"
         df.to_csv(out, index=False, encoding="utf-8")
-        return Result(
-            meta={
-                "encoding": encoding,
-                "delimiter": delimiter,
-                "rows": len(df),
-                "columns": len(df.columns),
-                "column_names": [str(c) for c in df.columns],
-                "dtypes": {str(c): str(t) for c, t in df.dtypes.items()},
-                "nulls": {str(c): int(n) for c, n in df.isna().sum().items()},
-            },
-            outputs={NORMALIZED: out},
-        )
+        return Result(meta=found, outputs={NORMALIZED: out})

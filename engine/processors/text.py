@@ -1,4 +1,7 @@
-"""Plain text (txt, log, md): encoding, lines, words, characters and the most frequent terms."""
+"""Plain text (txt, log, md): encoding, lines, words, characters and the most frequent terms.
+
+Read a chunk at a time, so a 300 MB log costs a few MiB of memory, not several times its size.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,8 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from .base import Result, read_input
-from .encoding import decode
+from .base import Result, open_input
+from .encoding import decode_stream
 
 _TERM = re.compile(r"[^\W\d_]{3,}")
 _TERMS_SCAN_CHARS = 2_000_000  # enough for a representative top-terms list of a big log
@@ -20,15 +23,31 @@ class TextProcessor:
     outputs = ()
 
     def process(self, path: Path, name: str, workdir: Path) -> Result:
-        text, encoding = decode(read_input(path))
-        lines = text.count("\n") + (1 if text and not text.endswith("\n") else 0)
-        top = Counter(_TERM.findall(text[:_TERMS_SCAN_CHARS].lower())).most_common(10)
+        lines = words = characters = 0
+        head: list[str] = []
+        in_word = False  # the previous piece ended inside a word (it continues in this one)
+        last = ""
+        with open_input(path) as f:
+            encoding, pieces = decode_stream(f)
+            for text in pieces:
+                if characters < _TERMS_SCAN_CHARS:
+                    head.append(text[: _TERMS_SCAN_CHARS - characters])
+                characters += len(text)
+                lines += text.count("\n")
+                words += len(text.split())
+                if in_word and not text[0].isspace():
+                    words -= 1
+                in_word = not text[-1].isspace()
+                last = text[-1]
+        if last and last != "\n":
+            lines += 1
+        top = Counter(_TERM.findall("".join(head).lower())).most_common(10)
         return Result(
             meta={
                 "encoding": encoding,
                 "lines": lines,
-                "words": len(text.split()),
-                "characters": len(text),
+                "words": words,
+                "characters": characters,
                 "top_terms": [[term, count] for term, count in top],
             }
         )

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from typing import Any
 
-from flask import Blueprint, Flask, Response, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .. import __version__
@@ -19,13 +20,12 @@ from ..engine import Engine, EngineError
 from ..model import STATES, to_dict
 from ..monitor import Monitor
 from . import auth
+from .limits import MAX_BODY, MAX_ID, MAX_IDS, MAX_LIMIT, MAX_MINUTES, MAX_WAIT
 from .metrics import exposition
-from .openapi import document
+from .openapi import document, server_url
 
 log = logging.getLogger(__name__)
-MAX_LIMIT = 1000
-MAX_WAIT = 30.0
-MAX_IDS = 10_000
+WHOLE = re.compile(r"-?[0-9]{1,19}")
 
 
 class ApiError(Exception):
@@ -41,25 +41,25 @@ def bad(param: str, problem: str) -> ApiError:
     return ApiError(400, "bad_request", f"{param}: {problem}")
 
 
-def int_arg(name: str, default: int | None, lo: int, hi: int) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise bad(name, f"must be a whole number (got {raw[:40]!r})") from None
+def whole(raw: str, name: str, lo: int, hi: int) -> int:
+    """ASCII digits only: int() and isdigit() also take '¹', '②' and '٣', which no client means."""
+    if not WHOLE.fullmatch(raw):
+        raise bad(name, f"must be a whole number (got {raw[:40]!r})")
+    value = int(raw)
     if not lo <= value <= hi:
         raise bad(name, f"must be between {lo} and {hi} (got {value})")
     return value
 
 
-def float_arg(name: str, default: float, lo: float, hi: float) -> float:
+def int_arg(name: str, default: int | None, lo: int, hi: int) -> int | None:
+    # Absent means the default; present but empty is as wrong as any other non-number.
     raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
+    return default if raw is None else whole(raw, name, lo, hi)
+
+
+def number(raw: str, name: str, lo: float, hi: float) -> float:
     try:
-        value = float(raw)
+        value = float(raw) if raw.isascii() else math.nan  # float() also reads '٣' as 3
     except ValueError:
         raise bad(name, f"must be a number (got {raw[:40]!r})") from None
     if not math.isfinite(value) or not lo <= value <= hi:
@@ -67,9 +67,14 @@ def float_arg(name: str, default: float, lo: float, hi: float) -> float:
     return value
 
 
+def float_arg(name: str, default: float, lo: float, hi: float) -> float:
+    raw = request.args.get(name)
+    return default if raw is None else number(raw, name, lo, hi)
+
+
 def str_arg(name: str, max_len: int, choices: tuple[str, ...] | None = None) -> str | None:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None or (raw == "" and choices is None):
         return None
     if len(raw) > max_len:
         raise bad(name, f"must be at most {max_len} characters")
@@ -79,8 +84,8 @@ def str_arg(name: str, max_len: int, choices: tuple[str, ...] | None = None) -> 
 
 
 def path_id(raw: str, what: str = "id") -> int:
-    if not raw.isdigit() or len(raw) > 18:
-        raise bad(what, f"must be a positive whole number (got {raw[:40]!r})")
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not 1 <= int(raw) <= MAX_ID:
+        raise bad(what, f"must be a positive whole number up to {MAX_ID} (got {raw[:40]!r})")
     return int(raw)
 
 
@@ -97,11 +102,15 @@ def json_body() -> dict[str, Any]:
     return body
 
 
-def create_app(engine: Engine, token: str) -> Flask:
+def create_app(engine: Engine, token: str, wait_in_handler: bool = True) -> Flask:
+    """The app. `wait_in_handler=False` when the server parks long polls itself (longpoll.py):
+    the events handler then answers at once instead of holding its thread for `wait` seconds."""
     app = Flask("chute")
     app.json.sort_keys = False
-    app.config["MAX_CONTENT_LENGTH"] = 1 << 20
-    monitor = Monitor(app, collector=engine.requests, add_routes=False, health_route=None)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    # The engine serves its request monitor under /api/v1/requests (documented, behind the token),
+    # not under the /monitoring routes Monitor gives other apps.
+    Monitor(app, collector=engine.requests, add_routes=False, health_route=None)
 
     @app.errorhandler(ApiError)
     def api_error(err: ApiError):
@@ -110,7 +119,9 @@ def create_app(engine: Engine, token: str) -> Flask:
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):
         code = (err.name or "error").lower().replace(" ", "_")
-        return jsonify({"error": {"code": code, "message": err.description}}), err.code
+        # Keep what the exception says besides its body: a 405's Allow, for one.
+        headers = [(k, v) for k, v in err.get_headers() if k.lower() != "content-type"]
+        return jsonify({"error": {"code": code, "message": err.description}}), err.code, headers
 
     @app.errorhandler(Exception)
     def unexpected(err: Exception):
@@ -122,9 +133,7 @@ def create_app(engine: Engine, token: str) -> Flask:
     @app.before_request
     def require_token():
         path = request.path
-        if path.startswith(("/api/", "/monitoring/")) and not auth.check(
-            request.headers.get("Authorization"), token
-        ):
+        if path.startswith("/api/") and not auth.check(request.headers.get("Authorization"), token):
             raise ApiError(
                 401,
                 "unauthorized",
@@ -148,20 +157,20 @@ def create_app(engine: Engine, token: str) -> Flask:
 
     @app.get("/metrics")
     def metrics():
-        return Response(exposition(engine), mimetype="text/plain; version=0.0.4; charset=utf-8")
+        body, content_type = exposition(engine, request.headers.get("Accept"))
+        # content_type, not mimetype: Flask would add a second charset to one that has it.
+        return Response(body, content_type=content_type)
 
-    app.register_blueprint(api_v1(engine))
-    # The original Flask monitoring extension's /monitoring/* routes, in its shapes.
-    app.register_blueprint(monitor.original_routes())
+    app.register_blueprint(api_v1(engine, wait_in_handler))
     return app
 
 
-def api_v1(engine: Engine) -> Blueprint:
+def api_v1(engine: Engine, wait_in_handler: bool = True) -> Blueprint:
     bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
     @bp.get("/openapi.json")
     def openapi():
-        return jsonify(document())
+        return jsonify(document(server_url(current_app.config.get("CHUTE_URL"), request.host_url)))
 
     @bp.get("/snapshot")
     def snapshot():
@@ -169,7 +178,7 @@ def api_v1(engine: Engine) -> Blueprint:
 
     @bp.get("/history")
     def history():
-        minutes = int_arg("minutes", 60, 1, 1440)
+        minutes = int_arg("minutes", 60, 1, MAX_MINUTES)
         return jsonify({"minutes": to_dict(engine.history(minutes))})
 
     @bp.get("/files")
@@ -179,7 +188,7 @@ def api_v1(engine: Engine) -> Blueprint:
             kind=str_arg("kind", 64),
             q=str_arg("q", 200),
             limit=int_arg("limit", 50, 1, MAX_LIMIT),
-            before=int_arg("before", None, 1, 2**62),
+            before=int_arg("before", None, 1, MAX_ID),
         )
         return jsonify(to_dict(page))
 
@@ -219,17 +228,17 @@ def api_v1(engine: Engine) -> Blueprint:
         else:
             if not isinstance(ids, list) or not ids or len(ids) > MAX_IDS:
                 raise bad("ids", f"must be a non-empty list of at most {MAX_IDS} file ids")
-            if not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**62 for i in ids):
+            if not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i <= MAX_ID for i in ids):
                 raise bad("ids", "every id must be a positive whole number")
             result = engine.retry(ids)
         return jsonify(to_dict(result)), 202
 
     @bp.get("/events")
     def events():
-        since = int_arg("since", 0, 0, 2**62)
+        since = int_arg("since", 0, 0, MAX_ID)
         limit = int_arg("limit", 500, 1, MAX_LIMIT)
         wait = float_arg("wait", 0.0, 0.0, MAX_WAIT)
-        items = engine.events(since=since, limit=limit, wait=wait)
+        items = engine.events(since=since, limit=limit, wait=wait if wait_in_handler else 0.0)
         last = items[-1].id if items else max(since, 0)
         return jsonify({"events": to_dict(items), "last": last})
 
@@ -252,7 +261,7 @@ def api_v1(engine: Engine) -> Blueprint:
         items = engine.alerts(
             limit=int_arg("limit", 100, 1, MAX_LIMIT),
             unread_only=unread,
-            before=int_arg("before", None, 1, 2**62),
+            before=int_arg("before", None, 1, MAX_ID),
         )
         return jsonify({"alerts": to_dict(items), "unread": engine.unread_alerts()})
 
@@ -260,6 +269,9 @@ def api_v1(engine: Engine) -> Blueprint:
     def alert_read(alert_id: str):
         aid = path_id(alert_id)
         body = json_body()
+        unknown = set(body) - {"read"}
+        if unknown:
+            raise bad("body", f"unknown field(s): {', '.join(sorted(unknown))}")
         read = body.get("read", True)
         if not isinstance(read, bool):
             raise bad("read", "must be true or false")

@@ -40,7 +40,11 @@ def load_or_create(state_dir: Path) -> tuple[str, str]:
 
 
 def check(header: str | None, token: str) -> bool:
-    """Constant-time check of an `Authorization: Bearer <token>` header."""
-    if not header or not header.startswith("Bearer "):
+    """Constant-time check of an `Authorization: Bearer <token>` header.
+
+    The scheme is case-insensitive (RFC 7235 section 2.1): `bearer`, `BEARER` and `Bearer` all count.
+    """
+    scheme, _, credentials = (header or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not credentials:
         return False
-    return hmac.compare_digest(header[7:].strip().encode(), token.encode())
+    return hmac.compare_digest(credentials.strip().encode(), token.encode())

@@ -6,8 +6,9 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
 
 from ..model import Histogram, JobStatus, Snapshot
 
@@ -102,7 +103,9 @@ class EngineCollector:
         return last
 
 
-def exposition(engine: Engine) -> bytes:
+def exposition(engine: Engine, accept: str | None = None) -> tuple[bytes, str]:
+    """(body, content type): OpenMetrics when the scraper's Accept asks for it, else the text format."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(EngineCollector(engine))
-    return generate_latest(registry)
+    encoder, content_type = choose_encoder(accept or "")
+    return encoder(registry), content_type
