@@ -216,6 +216,25 @@ class AlertsConfig:
     check_every: float = _opt(30.0, min=0.1, unit="seconds", doc="between health and HTTP checks")
 
 
+@dataclass(frozen=True)
+class ClusterConfig:
+    broker: str = _opt(
+        "", doc='dispatch to `chute worker`s through this broker: "redis://host:6379/0" ("" = process here)'
+    )
+    kinds: tuple[str, ...] = _opt(["pdf", "image"], doc="kinds processed by workers; the rest stay local")
+    queue: str = _opt("chute", doc="broker queue name: one per engine when engines share a broker")
+    lease: float = _opt(
+        30.0, min=1.0, unit="seconds", doc="a worker may go silent before its file is sent again"
+    )
+    dispatch_timeout: float = _opt(
+        600.0, min=1.0, unit="seconds", doc="a dispatched file may wait for a worker before it is sent again"
+    )
+    max_deliveries: int = _opt(3, min=1, max=100, unit="workers", doc="lost on one file before it fails")
+    shared_work: str = _opt(
+        "", doc="where workers see this engine's state/work (a shared mount): they read files there"
+    )
+
+
 SECTIONS: dict[str, type] = {
     "watcher": WatcherConfig,
     "pipeline": PipelineConfig,
@@ -227,6 +246,7 @@ SECTIONS: dict[str, type] = {
     "email": EmailConfig,
     "discord": DiscordConfig,
     "alerts": AlertsConfig,
+    "cluster": ClusterConfig,
 }
 # Keys that would put a secret into the config text: refused, with where the secret belongs.
 SECRET_KEYS = {
@@ -250,6 +270,7 @@ class Config:
     email: EmailConfig = field(default_factory=EmailConfig)
     discord: DiscordConfig = field(default_factory=DiscordConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
     source: Path | None = None
 
     def relative(self, value: str) -> Path:
@@ -359,7 +380,27 @@ def build(paths: Paths, data: dict[str, Any], source: Path | None = None, **over
             raise ConfigError(f"schedule.{job}", str(exc)) from None
     if sections["email"].enabled and not sections["email"].to:
         raise ConfigError("email.to", "email is enabled but has no recipients")
+    check_broker(sections["cluster"].broker)
+    if sections["cluster"].broker and not sections["server"].enabled:
+        raise ConfigError(
+            "server.enabled", "workers reach the engine over its HTTP API: a cluster needs the server"
+        )
     return Config(paths=paths, name=sections.pop("name", name), source=source, **sections)
+
+
+BROKER_SCHEMES = ("redis://", "rediss://", "amqp://", "amqps://")
+
+
+def check_broker(url: str, key: str = "cluster.broker") -> None:
+    if not url:
+        return
+    if not url.startswith(BROKER_SCHEMES):
+        raise ConfigError(key, f"must start with {', '.join(BROKER_SCHEMES)} (got {url[:40]!r})")
+    userinfo = url.split("://", 1)[1].split("/", 1)[0].rpartition("@")[0]
+    if ":" in userinfo:
+        raise ConfigError(
+            key, "the broker password is a secret: put the whole URL in CHUTE_BROKER_URL instead"
+        )
 
 
 def _paths_from(table: Any, base: Path) -> Paths:
@@ -428,7 +469,8 @@ def default_toml() -> str:
         "",
         "# Secrets never live in this file: the API token comes from CHUTE_TOKEN or state/token,",
         "# the SMTP password from CHUTE_SMTP_PASSWORD or email.password_file, the Discord webhook",
-        "# from CHUTE_DISCORD_WEBHOOK or discord.webhook_url_file.",
+        "# from CHUTE_DISCORD_WEBHOOK or discord.webhook_url_file, a broker URL with a password from",
+        "# CHUTE_BROKER_URL, and the workers' token from CHUTE_WORKER_TOKEN or state/worker-token.",
         "",
     ]
     return "\n".join(lines)

@@ -16,6 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from . import __version__
+from .cluster.broker import broker_url
 from .config import Config
 from .diskhealth import disk_checks
 from .journal import Journal, JournalError
@@ -23,6 +24,7 @@ from .lock import EngineLock, LockHeld
 from .lock import held as lock_held
 from .model import (
     ACTIVE_STATES,
+    API_PREFIX,
     NOT_RETRIABLE,
     STATES,
     Alert,
@@ -37,6 +39,7 @@ from .model import (
     RequestRecord,
     RetryResult,
     Snapshot,
+    WorkerInfo,
     from_dict,
     worst,
 )
@@ -48,6 +51,7 @@ from .watcher import Watcher
 
 if TYPE_CHECKING:
     from .check import Finding
+    from .cluster.coordinator import Coordinator
     from .journal.reports import ReportQueries
     from .notify.service import Notifier
     from .scheduler import Scheduler
@@ -84,6 +88,7 @@ class Engine:
         self.requests = Collector()
         self.notifier: Notifier | None = None
         self.scheduler: Scheduler | None = None
+        self.cluster: Coordinator | None = None  # when [cluster] has a broker
         self.notify_retry_base = 5.0  # seconds before the first redelivery; doubles each time
         self.durations = DurationHistograms()
         self.health_limits = {"queue_warn": 10_000, "disk_warn_bytes": 1 << 30, "disk_fail_bytes": 100 << 20}
@@ -119,6 +124,11 @@ class Engine:
         self.pipeline.on_finished.append(
             lambda outcomes: self.durations.observe_many([(o.kind, o.duration) for o in outcomes if o.kind])
         )
+        if broker_url(self.config.cluster.broker):
+            from .cluster.coordinator import attach
+
+            self.cluster = attach(self.config, self.journal, self.pipeline)
+            self.cluster.start()
         # Failures from the first scan (or from recovery) must reach the alerts too.
         self._make_notifier()
         self.pipeline.start()
@@ -246,6 +256,8 @@ class Engine:
             self.watcher.stop()
         if self.pipeline:
             self.pipeline.stop(timeout)
+        if self.cluster:
+            self.cluster.stop()
         if self.notifier:
             self.notifier.stop()
         if self.journal:
@@ -379,7 +391,7 @@ class Engine:
         now = time.time()
         since = (int(now // 60) - minutes + 1) * 60
         files = per_minute(self._j().figures.finished(since), minutes, now)
-        http = {p["minute"]: p for p in self.requests.history(minutes)}
+        http = {p["minute"]: p for p in self.requests.history(minutes, exclude=API_PREFIX)}
         out = []
         for point in files:
             h = http.get(point["minute"], {})
@@ -420,7 +432,44 @@ class Engine:
         scan = "pass" if age is not None and age <= limit else "warn"
         checks["scan:age"] = [{"status": scan, "observedValue": age, "observedUnit": "s"}]
         checks.update(self.requests.health()["checks"])
+        if self.cluster:
+            checks.update(self.cluster.health())
         return Health(status=worst([c[0]["status"] for c in checks.values()]), checks=checks)
+
+    # --- for cluster workers (the server's /worker/v1 routes) -----------------------------------
+
+    def _cluster(self) -> Coordinator:
+        if self.cluster is None:
+            raise EngineError("this engine has no [cluster] broker")
+        return self.cluster
+
+    def worker_token(self) -> str | None:
+        """The token that opens the worker routes; None without a broker (nothing opens them)."""
+        return self.cluster.worker_token if self.cluster else None
+
+    def take_work(self, file_id: int, token: str, worker: str) -> str:
+        """The path of a dispatched file for its current attempt; StaleAttempt if overtaken."""
+        return self._cluster().fetch(file_id, token, worker)
+
+    def finish_work(
+        self, file_id: int, token: str, worker: str, result: dict[str, Any], uploads: list
+    ) -> dict:
+        """Place a worker's result under its attempt token; StaleAttempt if overtaken."""
+        return self._cluster().deliver(file_id, token, worker, result, uploads)
+
+    def worker_heartbeat(self, info: dict[str, Any], held: list[tuple[int, str]]) -> dict[str, float]:
+        return self._cluster().heartbeat(info, held)
+
+    def workers(self) -> list[WorkerInfo]:
+        """The cluster's workers by their last heartbeats (empty without a broker)."""
+        if self.cluster is not None:
+            return self.cluster.workers()
+        if not broker_url(self.config.cluster.broker):
+            return []
+        from .cluster.store import DispatchStore  # read from the journal (`chute status`)
+
+        j = self._j()
+        return DispatchStore(j.db, j.events).workers(alive_after=time.time() - self.config.cluster.lease)
 
     def alerts(self, limit: int = 100, unread_only: bool = False, before: int | None = None) -> list[Alert]:
         """The alert centre, newest first; `before` (an id) pages on."""

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 from . import logs
-from .config import CONFIG_NAME, Config, ConfigError, locate
+from .config import CONFIG_NAME, Config, ConfigError, check_broker, locate
 from .engine import Engine, EngineError
 
 log = logging.getLogger("chute")
@@ -38,6 +38,7 @@ def add_engine_args(parser: argparse.ArgumentParser, location: bool = True) -> N
     parser.add_argument("--host", help="HTTP API address (default from config, 127.0.0.1)")
     parser.add_argument("--port", type=int, help="HTTP API port (default from config, 8765; 0 = any free)")
     parser.add_argument("--no-server", action="store_true", help="do not serve the HTTP API")
+    parser.add_argument("--broker", help="dispatch [cluster] kinds to `chute worker`s via this broker URL")
     parser.add_argument("--log-format", choices=("text", "json"), help="stderr log format")
     parser.add_argument("--log-level", type=str.upper, choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
@@ -60,8 +61,18 @@ def engine_config(args: argparse.Namespace) -> Config:
         log_cfg["level"] = args.log_level
     import dataclasses
 
+    cluster = config.cluster
+    if args.broker:
+        check_broker(args.broker, "--broker")
+        cluster = dataclasses.replace(cluster, broker=args.broker)
+    if cluster.broker and args.no_server:
+        raise ConfigError(
+            "--no-server", "workers reach the engine over its HTTP API: a cluster needs the server"
+        )
     return config.replace(
-        server=dataclasses.replace(config.server, **server), log=dataclasses.replace(config.log, **log_cfg)
+        server=dataclasses.replace(config.server, **server),
+        log=dataclasses.replace(config.log, **log_cfg),
+        cluster=cluster,
     )
 
 

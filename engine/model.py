@@ -13,13 +13,19 @@ from typing import Any
 # File states as stored in the journal.
 QUEUED = "queued"  # claimed out of the inbox, waiting for or in processing
 RETRYING = "retrying"  # a transient error; waits for its backoff
+DISPATCHED = "dispatched"  # handed to the cluster, waiting for a worker
+PROCESSING = "processing"  # a cluster worker has it (which one, and its lease: the dispatches table)
 PLACING = "placing"  # result decided, being moved to its destination
 DONE = "done"
 FAILED = "failed"
 DUPLICATE = "duplicate"
 VANISHED = "vanished"  # removed by someone else before it could be claimed
 
-ACTIVE_STATES = (QUEUED, RETRYING, PLACING)
+# The engine's own HTTP API: left out of the HTTP figures shown for the watched app, since most of
+# its traffic is consoles polling.
+API_PREFIX = "/api/v1/"
+
+ACTIVE_STATES = (QUEUED, RETRYING, PLACING, DISPATCHED, PROCESSING)
 FINAL_STATES = (DONE, FAILED, DUPLICATE, VANISHED)
 STATES = ACTIVE_STATES + FINAL_STATES
 
@@ -60,7 +66,7 @@ class FileRecord:
     updated_at: float
     finished_at: float | None
     duration: float | None  # seconds spent processing the last attempt
-    latency: float | None  # arrival to placement, seconds
+    latency: float | None  # close of write (or the last retry request) to placed, seconds
     dest: str | None
 
 
@@ -100,7 +106,7 @@ class Snapshot:
     queue_depth: int
     in_flight: int
     rate_per_min: float  # files finished in the last minute
-    latency: Quantiles  # arrival to placement, recent files
+    latency: Quantiles  # close of write (or retry) to placed, the last 1,000 files
     processing: Quantiles  # time in the processor, recent files
     last_scan_at: float | None
     watcher_alive: bool
@@ -330,7 +336,7 @@ class KindCount:
 class Timings:
     """Two columns over the same files (a column each, since they are read for quantiles)."""
 
-    latency: list[float | None]  # arrival to placement, seconds
+    latency: list[float | None]  # close of write (or the last retry request) to placed, seconds
     duration: list[float | None]  # in the processor, seconds
 
     @classmethod
@@ -438,3 +444,34 @@ _NESTED: dict[tuple[str, str], tuple[type, str]] = {
 def worst(statuses: list[str]) -> str:
     """Combine health statuses: any fail is fail, else any warn is warn."""
     return "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """A file the pipeline hands to the cluster (engine/cluster), with what it already knows about it."""
+
+    id: int
+    name: str
+    kind: str
+    size: int
+    sha256: str
+    isolated: bool
+    note: str | None
+    started_at: float
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """A cluster worker as its heartbeats describe it."""
+
+    name: str
+    host: str
+    pid: int
+    version: str
+    concurrency: int
+    in_flight: int
+    done: int
+    failed: int
+    first_seen: float
+    last_seen: float
+    alive: bool  # heard from within the lease

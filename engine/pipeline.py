@@ -34,7 +34,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from . import logs
 from .config import Config
@@ -42,15 +42,18 @@ from .faults import Faults
 from .isolation import IsolatedRunner
 from .journal import Journal, JournalError, display
 from .model import (
+    DISPATCHED,
     DONE,
     DUPLICATE,
     FAILED,
     NOT_RETRIABLE,
     PLACING,
+    PROCESSING,
     QUEUED,
     RETRYING,
     ActiveRow,
     Arrival,
+    Dispatch,
     Outcome,
     RetryResult,
 )
@@ -65,8 +68,11 @@ from .placement import (
     write_name,
 )
 from .processors import Choice, ProcessingError, Registry, Result
-from .processors.base import prefetched
+from .processors.base import prefetched, run_inline
 from .watcher import Candidate
+
+if TYPE_CHECKING:
+    from .cluster.coordinator import Coordinator
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -212,6 +218,8 @@ class Pipeline:
         self._threads: list[threading.Thread] = []
         self._busy = 0
         self._busy_lock = threading.Lock()
+        # The cluster's coordinator when [cluster] has a broker: chosen kinds go to workers.
+        self.dispatcher: Coordinator | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -340,7 +348,7 @@ class Pipeline:
         return items
 
     def _move_in(self, a: Arrival, fid: int) -> None:
-        work = self._work_path(fid)
+        work = self.work_path(fid)
         try:
             move(a.src, work)
         except FileExistsError:
@@ -488,7 +496,7 @@ class Pipeline:
     def _too_big(self, item: WorkItem) -> bool:
         """Send a big file to the slow lane before reading a byte of it: hashing gigabytes here
         would hold up every small file behind it. The slow lane hashes and sniffs it."""
-        if os.stat(self._work_path(item.id)).st_size <= self.cfg.inline_max_bytes:
+        if os.stat(self.work_path(item.id)).st_size <= self.cfg.inline_max_bytes:
             return False
         item.big = True
         self._slow.put_many([item])
@@ -497,7 +505,7 @@ class Pipeline:
     def _examine(self, item: WorkItem, prep: _Prepared) -> None:
         """Read and hash the file, and choose its processor by content and name."""
         try:
-            prep.size, prep.sha256, head, prep.data = _read(self._work_path(item.id), self._stop)
+            prep.size, prep.sha256, head, prep.data = _read(self.work_path(item.id), self._stop)
         except PermissionError as exc:
             raise ProcessingError(
                 "permission", f"cannot read the file: {exc.strerror}", transient=True
@@ -512,16 +520,33 @@ class Pipeline:
 
     def _run(self, item: WorkItem, prep: _Prepared) -> tuple[Result, str] | None:
         """(result, target state): a duplicate, in this thread, or in a child process; None when
-        the file is handed to the slow lane to wait for one."""
+        the file is handed to the slow lane to wait for one, or to the cluster's workers."""
         processor = prep.choice.processor
-        path = self._work_path(item.id)
+        path = self.work_path(item.id)
         workdir = Path(self.tmp_dir, str(item.id))
         dup_of = self.files.find_done_by_sha(prep.sha256, item.id) if self.cfg.duplicates == "mark" else None
         if dup_of is not None:
             return Result(meta={"duplicate_of": dup_of}), DUPLICATE
-        if processor.inline and prep.size <= self.cfg.inline_max_bytes:
+        inline = processor.inline and prep.size <= self.cfg.inline_max_bytes
+        if self.dispatcher is not None and self.dispatcher.wants(processor.kind):
+            self.dispatcher.dispatch(
+                [
+                    Dispatch(
+                        item.id,
+                        item.name,
+                        processor.kind,
+                        prep.size,
+                        prep.sha256,
+                        not inline,
+                        prep.choice.note,
+                        prep.started,
+                    )
+                ]
+            )
+            return None
+        if inline:
             with prefetched(path, prep.data):
-                return self._inline(processor, Path(path), item.name, workdir), DONE
+                return run_inline(processor, Path(path), item.name, workdir), DONE
         if item.prepared is None and not item.big:
             prep.data = None  # the child process reads the file itself
             item.prepared = prep
@@ -572,27 +597,20 @@ class Pipeline:
             return None  # the engine is stopping; the file stays queued for the next start
         return _Done(item, outcome, {})
 
-    def _work_path(self, file_id: int) -> str:
+    def work_path(self, file_id: int) -> str:
         """state/work/<journal prefix>-<id>: names no other journal (a deleted one) can collide with."""
         return os.path.join(
             self.work_dir, f"{self._work_prefix}-{file_id}" if self._work_prefix else str(file_id)
         )
 
-    def _inline(self, processor, path: Path, name: str, workdir: Path) -> Result:
-        needs_dir = processor.kind not in ("text", "json")
-        if needs_dir:
-            workdir.mkdir(exist_ok=True)
-        try:
-            return processor.process(path, name, workdir)
-        except ProcessingError:
-            raise
-        except MemoryError:
-            raise ProcessingError("memory", "ran out of memory") from None
-        except Exception as exc:
-            log.exception("processor %s raised on %r", processor.kind, name)
-            raise ProcessingError("crash", f"processor raised {type(exc).__name__}: {exc}") from None
-
     # --- place ---------------------------------------------------------------------------------
+
+    def place_remote(
+        self, fid: int, name: str, attempts: int, outcome: Outcome, outputs: dict[str, Path]
+    ) -> str:
+        """Place a result worked out elsewhere (a cluster worker); returns where the original went."""
+        self._place([_Done(WorkItem(fid, name, attempts), outcome, outputs)])
+        return outcome.dest
 
     def _place(self, results: list[_Done]) -> None:
         """Place each result on its own: a file that cannot be placed stays claimed (parked) and
@@ -646,7 +664,7 @@ class Pipeline:
                 parked.append(r)
                 continue
             except OSError as exc:
-                if exc.errno == errno.ENOENT and not os.path.exists(self._work_path(r.item.id)):
+                if exc.errno == errno.ENOENT and not os.path.exists(self.work_path(r.item.id)):
                     self._vanished(r.item.id, "its working copy in state/work disappeared")
                     continue
                 refused.add(role)
@@ -729,7 +747,7 @@ class Pipeline:
                 "outputs": [display(os.path.basename(o.dest) + s) for s in r.outputs],
             }
             sidecar = (META_SUFFIX, meta_document(record, o.encoded_meta()))
-        self.placer.put(self._work_path(o.id), o.dest, sidecar, r.outputs)
+        self.placer.put(self.work_path(o.id), o.dest, sidecar, r.outputs)
 
     # --- retries -------------------------------------------------------------------------------
 
@@ -820,7 +838,7 @@ class Pipeline:
 
     def _reclaim(self, fid: int, src: str, ino: int | None) -> bool:
         """Bring a file back into state/work/<id> from where the journal says it was."""
-        work = self._work_path(fid)
+        work = self.work_path(fid)
         if os.path.exists(work):
             return True
         try:
@@ -846,7 +864,7 @@ class Pipeline:
         lost: list[tuple[int, str]] = []
         finished: list[Outcome] = []
         for row in rows:
-            work = self._work_path(row.id)
+            work = self.work_path(row.id)
             if row.state == PLACING and row.dest:
                 if not os.path.exists(work) and os.path.lexists(row.dest):
                     finished.append(self._recovered_outcome(row))
@@ -856,7 +874,11 @@ class Pipeline:
                     row.dest, (META_SUFFIX, ERROR_SUFFIX, *self.registry.output_suffixes())
                 )
                 self.files.mark_queued(row.id)
-            if row.state in (QUEUED, RETRYING, PLACING):
+            if row.state in (DISPATCHED, PROCESSING):
+                if self.dispatcher is not None:
+                    continue  # the cluster's own recovery and leases take it from here
+                self.files.mark_queued(row.id)  # no broker any more: process it here
+            if row.state in (QUEUED, RETRYING, PLACING, DISPATCHED, PROCESSING):
                 if self._reclaim(row.id, row.src, row.src_ino):
                     requeue.append(WorkItem(row.id, row.name, row.attempts))
                 else:
@@ -865,7 +887,7 @@ class Pipeline:
             self.files.finish_place(finished)
         if lost:
             self.files.mark_vanished(lost)
-        known = {os.path.basename(self._work_path(r.id)) for r in rows}
+        known = {os.path.basename(self.work_path(r.id)) for r in rows}
         requeue += self._adopt_orphans(known)
         self._unmovable = {(src, ino): fid for fid, src, ino in self.files.unmovable()}
         if rows or requeue:
@@ -917,7 +939,7 @@ class Pipeline:
         ids = self.files.claim(arrivals)
         items = []
         for fid, a in zip(ids, arrivals, strict=True):
-            move(a.src, self._work_path(fid))
+            move(a.src, self.work_path(fid))
             items.append(WorkItem(fid, a.name, 0))
         log.warning("took back %d files from state/work that no journal row owned", len(items))
         self.journal.events.add(

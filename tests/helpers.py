@@ -69,12 +69,13 @@ def fresh_env() -> dict[str, str]:
     return env
 
 
-def served_engine(root: Path, **sections) -> Engine:
+def served_engine(root: Path, registry=None, **sections) -> Engine:
     """A started engine serving its API on an ephemeral loopback port (engine.server)."""
     from chute.engine.server import ServerService
 
     os.environ.pop("CHUTE_TOKEN", None)
-    engine = Engine(test_config(root, server={"enabled": True, "port": 0}, **sections))
+    server = {"enabled": True, "port": 0, **sections.pop("server", {})}
+    engine = Engine(test_config(root, server=server, **sections), registry=registry)
     engine.server = ServerService(engine)
     engine.add_service(engine.server)
     engine.start()

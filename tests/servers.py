@@ -156,3 +156,59 @@ class ServedApp:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class RedisServer:
+    """The system's redis-server on a free loopback port, without persistence (a restart is empty)."""
+
+    def __init__(
+        self, binary: str, port: int | None = None, host: str = "127.0.0.1", password: str = ""
+    ) -> None:
+        self.binary = binary
+        self.host = host
+        self.password = password
+        self.port = port or free_port()
+        self.url = f"redis://{f':{password}@' if password else ''}{host}:{self.port}/0"
+        self.proc = None
+        self.start()
+
+    def start(self) -> None:
+        import subprocess
+
+        import redis
+
+        self.proc = subprocess.Popen(
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                self.host,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                *(["--requirepass", self.password] if self.password else []),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis(
+            host=self.host, port=self.port, password=self.password or None, socket_connect_timeout=0.2
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError(f"redis-server did not start on port {self.port}") from None
+                time.sleep(0.05)
+            finally:
+                client.close()
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)

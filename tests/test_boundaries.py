@@ -25,6 +25,8 @@ PUBLIC = {
     "chute.engine.printable": None,  # names and reasons made safe for a terminal
     "chute.engine.endpoint": {"lookup", "publish"},  # where a running engine's API listens
     "chute.engine.joblock": {"JobBusy", "exclusive"},  # `chute backup` beside an engine without an API
+    "chute.engine.cluster.protocol": None,  # what the engine and its workers say to each other
+    "chute.engine.cluster.command": {"add_worker_args", "run_worker"},  # `chute worker`
 }
 # Engine attributes that are its parts, not its API.
 PARTS = {"journal", "pipeline", "watcher", "scheduler", "notifier", "durations", "registry"}

@@ -72,6 +72,8 @@ def test_every_success_has_a_schema_and_every_bound_is_stated():
         "queued",
         "retrying",
         "placing",
+        "dispatched",
+        "processing",
         "done",
         "failed",
         "duplicate",

@@ -10,6 +10,7 @@ docker; given on both sides, the later one wins. A new subcommand elsewhere need
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib.util
 import json
 import math
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from chute.engine import Engine, EngineError, __version__
+from chute.engine.cluster.command import add_worker_args, run_worker
 from chute.engine.config import CONFIG_NAME, Config, ConfigError, init, locate
 from chute.engine.endpoint import lookup as api_url
 from chute.engine.engine import MAX_PAGE
@@ -93,22 +95,29 @@ def cmd_status(args: argparse.Namespace) -> int:
     counts = dict.fromkeys(STATES, 0)
     kinds: dict[str, dict[str, int]] = {}
     failed = []
+    workers: list = []
     if config.paths.journal.exists():  # a fresh root has no journal yet: all zeros
         engine = _open_journal(config)
         try:
             snap = engine.snapshot()
             counts, kinds = snap.counts, snap.kinds
             failed = engine.files(state="failed", limit=5).items
+            workers = engine.workers()
         finally:
             engine.stop()
     running = Engine.running_on(config)
     if args.json:
-        print(json.dumps({"running": running, "counts": counts, "kinds": kinds}))
+        print(json.dumps({"running": running, "counts": counts, "kinds": kinds, "workers": to_dict(workers)}))
         return EXIT_OK
     print(f"chute {__version__} — {config.paths.root} — engine {'running' if running else 'not running'}")
     print("  " + "  ".join(f"{s}: {n}" for s, n in counts.items() if n or s in ("done", "failed")))
     for kind, by_state in sorted(kinds.items()):
         print(f"  {kind:<8} " + "  ".join(f"{s}: {n}" for s, n in sorted(by_state.items())))
+    for w in workers:
+        print(
+            f"  worker {w.name} on {w.host}: {'up' if w.alive else 'silent'}, {w.in_flight} in flight, "
+            f"{w.done} done, {w.failed} failed, last seen {time.time() - w.last_seen:.0f}s ago"
+        )
     if failed:
         print("recent failures:")
         for f in failed:
@@ -313,7 +322,9 @@ def _embedded_console(
     try:
         start()
     except Exception as exc:
-        print(f"chute: cannot start: {exc}", file=sys.stderr)
+        taken = "already in use" in str(exc) or getattr(exc, "errno", None) == errno.EADDRINUSE
+        hint = " (another engine there? --port N picks another, --port 0 any free one, --no-server none)"
+        print(f"chute: cannot start: {exc}{hint if taken else ''}", file=sys.stderr)
         stop()
         return 1
     try:
@@ -321,7 +332,7 @@ def _embedded_console(
             [LocalSource(engine)],
             readonly=readonly,
             roots=[str(root)],
-            feed_options={"wait": 1.0, "snapshot_every": 2.0},
+            feed_options={"wait": 1.0},
         ).run()
     finally:
         stop()
@@ -335,6 +346,11 @@ def cmd_console(args: argparse.Namespace) -> int:
         print(f"chute: {CONSOLE_MISSING}; `chute engine` runs without it", file=sys.stderr)
         return EXIT_NO_CONSOLE
     config = _config(args)
+    if args.port is not None or args.no_server:
+        import dataclasses
+
+        server = {"enabled": False} if args.no_server else {"port": args.port}
+        config = config.replace(server=dataclasses.replace(config.server, **server))
     _console_logging(config.paths.state / "console.log")
     engine = build_engine(config)
     return _embedded_console(engine.start, engine.stop, engine, config.paths.root, args.readonly)
@@ -345,22 +361,18 @@ def cmd_attach(args: argparse.Namespace) -> int:
         print(f"chute: {CONSOLE_MISSING}", file=sys.stderr)
         return EXIT_NO_CONSOLE
     from .app import ChuteApp
+    from .engines import EnginesError, resolve
     from .source import RemoteSource
 
-    token = args.token or os.environ.get("CHUTE_TOKEN")
-    if not token:
-        print(
-            "chute: attach needs a token: --token TOKEN or CHUTE_TOKEN (the engine's state/token)",
-            file=sys.stderr,
-        )
-        return 2
-    sources = []
-    for url in args.urls:
-        if not url.startswith(("http://", "https://")):
-            url = "http://" + url
-        sources.append(RemoteSource(url, token))
-    ChuteApp(sources, readonly=args.readonly).run()
-    return 0
+    try:
+        targets = resolve(args.targets, args.engines, args.token_file, args.token)
+    except EnginesError as exc:
+        print(f"chute: attach: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    sources = [RemoteSource(t.url, t.token, name=t.name) for t in targets]
+    app = ChuteApp(sources, readonly=args.readonly)
+    app.run()
+    return app.return_code or 0  # a crash is not a success
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -444,18 +456,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"chute {__version__}")
     add_shared_options(parser, top=True)
+    parser.add_argument("--port", type=int, help="the embedded engine's API port (0: any free one)")
+    parser.add_argument("--no-server", action="store_true", help="the embedded engine serves no API")
     parser.set_defaults(func=cmd_console, changes=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = command(sub, "attach", cmd_attach, "console attached to running engines over HTTP, one tab each")
-    p.add_argument("urls", nargs="+", metavar="URL", help="e.g. http://127.0.0.1:8765")
-    p.add_argument("--token", help="API token (default: CHUTE_TOKEN)")
+    p.add_argument(
+        "targets",
+        nargs="+",
+        metavar="NAME|URL",
+        help="an engine named in the engines file, or a URL such as http://127.0.0.1:8765",
+    )
+    p.add_argument(
+        "--engines",
+        type=Path,
+        metavar="FILE",
+        help="engines file (default: $XDG_CONFIG_HOME/chute/engines.toml)",
+    )
+    p.add_argument(
+        "--token-file",
+        type=Path,
+        metavar="FILE",
+        help="token for URLs not in the engines file (default: CHUTE_TOKEN)",
+    )
+    p.add_argument("--token", help=argparse.SUPPRESS)  # still accepted; a file keeps it out of `ps`
 
     p = command(sub, "demo", cmd_demo, "a throwaway workspace with sample traffic and the console")
     p.add_argument("--dir", type=Path, help="keep the workspace here instead of a temp folder")
     p.add_argument("--port", type=int, default=0, help="API port (default: any free one)")
     p.add_argument("--seed", type=int, help="make the traffic repeatable")
     p.add_argument("--headless", type=float, metavar="SECONDS", help="no console: print status for SECONDS")
+
+    p = command(
+        sub, "worker", run_worker, "process files for an engine from this machine (Dramatiq over Redis)"
+    )
+    add_worker_args(p)
 
     p = command(sub, "init", cmd_init, "write a commented chute.toml and the folders", changes=True)
     p.add_argument("dir", nargs="?", type=Path, help="the root to create (default: --root, else .)")

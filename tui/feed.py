@@ -2,8 +2,8 @@
 
 - on connect: a snapshot, an hour of per-minute history (sparklines draw at once), recent events;
 - then events by cursor with long polls (an idle attached console costs a few requests a minute),
-  a fresh snapshot when something happened or every `snapshot_every` seconds, and the current
-  minute of history every `history_every` seconds;
+  a fresh snapshot when something happened, or after `snapshot_every` seconds of quiet (an idle
+  console costs next to nothing), and the current minute of history every `history_every` seconds;
 - on a broken link: "reconnecting in Ns" with exponential backoff (capped), never giving up;
   on return it catches up from its cursor, or asks the panes to reload if it fell too far behind.
 """
@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from chute.engine.model import Event, MinutePoint, Snapshot
 
 from .source import Source, SourceError
 
+log = logging.getLogger(__name__)
 RECENT_EVENTS = 40
 CATCH_UP_LIMIT = 500
 
@@ -30,7 +32,8 @@ class LinkState:
     state: str  # connecting | live | reconnecting
     updated_at: float | None = None  # when the data on screen last arrived
     retry_in: float | None = None
-    error: str | None = None
+    error: str | None = None  # the whole message
+    reason: str | None = None  # the same in a few words, for the header
 
 
 class LinkChanged(Message):
@@ -69,8 +72,8 @@ class Feed:
         source: Source,
         post: Callable[[Message], object],
         *,
-        wait: float = 10.0,
-        snapshot_every: float = 5.0,
+        wait: float = 5.0,
+        snapshot_every: float = 15.0,
         history_every: float = 30.0,
         max_backoff: float = 30.0,
         clock: Callable[[], float] = time.time,
@@ -122,7 +125,7 @@ class Feed:
                     connected = True
                     last_snapshot = last_history = self.clock()
                     backoff = 1.0
-                    self._set_link(state="live", updated_at=self.clock(), error=None)
+                    self._set_link(state="live", updated_at=self.clock(), error=None, reason=None)
                 events, self.cursor = await self.source.events(self.cursor or 0, wait=self.wait)
                 now = self.clock()
                 if events:
@@ -133,15 +136,18 @@ class Feed:
                 if now - last_history >= self.history_every:
                     self.post(HistoryArrived(await self.source.history(2), replace=False))
                     last_history = now
-                self._set_link(state="live", updated_at=self.clock(), error=None)
-            except SourceError as exc:
+                self._set_link(state="live", updated_at=self.clock(), error=None, reason=None)
+            except Exception as exc:
+                if not isinstance(exc, SourceError):  # a bug must not leave "connecting" for ever
+                    log.exception("the feed from %s failed", self.source.name)
+                    exc = SourceError(repr(exc), f"console error: {exc.__class__.__name__}")
                 connected = False
-                await self._wait_out(backoff, str(exc))
+                await self._wait_out(backoff, exc)
                 backoff = min(backoff * 2, self.max_backoff)
 
-    async def _wait_out(self, backoff: float, error: str) -> None:
+    async def _wait_out(self, backoff: float, exc: SourceError) -> None:
         """Count down to the next try, once a second, so the header can say so."""
         deadline = time.monotonic() + backoff
         while (left := deadline - time.monotonic()) > 0:
-            self._set_link(state="reconnecting", retry_in=left, error=error)
+            self._set_link(state="reconnecting", retry_in=left, error=str(exc), reason=exc.reason)
             await asyncio.sleep(min(1.0, left))

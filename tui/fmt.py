@@ -6,12 +6,16 @@ import time
 
 from rich.text import Text
 
+from chute.engine.printable import printable
+
 STATE_STYLE = {
     "done": "green",
     "failed": "bold red",
     "queued": "yellow",
     "retrying": "yellow",
     "placing": "cyan",
+    "dispatched": "blue",
+    "processing": "cyan",
     "duplicate": "magenta",
     "vanished": "dim",
 }
@@ -27,6 +31,13 @@ def day_clock(ts: float | None) -> str:
     if not ts:
         return "—"
     return time.strftime("%m-%d %H:%M", time.localtime(ts))
+
+
+def stamp(ts: float | None) -> str:
+    """Day and time to the second, for timelines where order within a minute matters."""
+    if not ts:
+        return "—"
+    return time.strftime("%m-%d %H:%M:%S", time.localtime(ts))
 
 
 def seconds(value: float | None) -> str:
@@ -94,10 +105,22 @@ def where(dest: str | None, root: str | None) -> str:
     return dest
 
 
+def safe(text: str | None) -> str:
+    """Text from outside (file names, reasons, messages) with every control character shown as an
+    escape, as the CLI prints it, so a name cannot move the cursor, recolour or hide itself."""
+    return printable(text) if text else ""
+
+
+def plain(text: str | None, style: str = "") -> Text:
+    """A cell or label that is shown as written: escaped, never parsed as markup, cut with …"""
+    return Text(safe(text), style=style, no_wrap=True, overflow="ellipsis", end="")
+
+
 def one_line(text: str | None, width: int = 80) -> str:
+    """Whitespace runs (newlines included) folded to one space, escaped, cut to `width` with …"""
     if not text:
         return ""
-    flat = " ".join(text.split())
+    flat = safe(" ".join(text.split()))
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 

@@ -31,18 +31,25 @@ from chute.engine.model import (
     from_dict,
 )
 
+from .source import SourceError
+
 NOW = 1_795_000_000.0  # a fixed "now": 2026-11-18 11:06:40 UTC
 ROOT = "/srv/chute"
 SIZES = ((80, 24), (120, 40))
-# scene name -> keys pressed after loading
+# scene name -> keys pressed after loading (and the console it starts from: see scene_app)
 SCENES: dict[str, tuple[str, ...]] = {
     "overview": ("1",),
     "files": ("2",),
-    "failures": ("3",),
+    "failures": ("3", "down", "down"),
+    "filtered": ("2", "slash", *"kind:csv", "enter"),
     "requests": ("4",),
     "schedules": ("5",),
     "detail": ("3", "enter"),
+    "detail-timeline": ("3", "enter", "end"),
     "help": ("question_mark",),
+    "engines": ("3",),
+    "token-refused": (),
+    "readonly": ("3",),
 }
 
 _NAMES = [
@@ -98,8 +105,9 @@ RECORDS = [_record(i) for i in range(40)]
 
 
 class SceneSource:
-    name = "demo"
-    address = "http://127.0.0.1:8765"
+    def __init__(self, name: str = "demo", address: str = "http://127.0.0.1:8765") -> None:
+        self.name = name
+        self.address = address
 
     async def snapshot(self) -> Snapshot:
         counts = {
@@ -344,10 +352,32 @@ class SceneSource:
         pass
 
 
-def scene_app(readonly: bool = False):
+class RefusedSource(SceneSource):
+    """An engine that answers 401 to every call, as one reached with the wrong token does."""
+
+    async def snapshot(self) -> Snapshot:
+        raise SourceError(
+            f"{self.address} refused the token (401): check the engine's token", "token refused (401)"
+        )
+
+
+def scene_app(scene: str = "overview"):
     from .app import ChuteApp
 
-    return ChuteApp([SceneSource()], readonly=readonly, live=False, roots=[ROOT], clock=lambda: NOW)
+    sources = {
+        "engines": [
+            SceneSource("prod", "https://prod.example.com:8765"),
+            SceneSource("staging", "http://10.0.0.7:8765"),
+        ],
+        "token-refused": [RefusedSource("staging", "http://10.0.0.7:8765")],
+    }.get(scene, [SceneSource()])
+    return ChuteApp(
+        sources,
+        readonly=scene == "readonly",
+        live=False,
+        roots=[ROOT] * len(sources),
+        clock=lambda: NOW,
+    )
 
 
 def use_utc() -> None:
@@ -363,7 +393,7 @@ async def settle(pilot) -> None:
 
 
 async def _render(scene: str, size: tuple[int, int], out: Path) -> Path:
-    app = scene_app()
+    app = scene_app(scene)
     async with app.run_test(size=size) as pilot:
         await settle(pilot)
         for key in SCENES[scene]:

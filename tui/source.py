@@ -8,6 +8,8 @@ tests run against both). Every method is async; a broken link raises SourceError
 from __future__ import annotations
 
 import asyncio
+import socket
+import ssl
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import httpx
@@ -30,7 +32,34 @@ if TYPE_CHECKING:
 
 
 class SourceError(Exception):
-    """The engine could not be reached or refused the request; the message says which."""
+    """The engine could not be reached or refused the request; the message says which, and
+    `reason` says it in a few words for the header (token refused, connection refused, ...)."""
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
+
+
+def _unreachable(url: str, exc: httpx.HTTPError) -> SourceError:
+    text = f"{exc.__class__.__name__} {exc}".strip()
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None and not (isinstance(cause, OSError) and cause.errno is not None):
+        cause = cause.__cause__ or cause.__context__  # anyio wraps the errno'd error in a plain one
+    if isinstance(cause, ssl.SSLError) or "SSL" in text.upper() or "CERTIFICATE" in text.upper():
+        reason = "TLS: " + str(cause or exc)
+    elif isinstance(exc, httpx.TimeoutException):
+        reason = "no answer (timed out)"
+    elif isinstance(exc, httpx.RemoteProtocolError):
+        reason = "connection closed by the engine"
+    elif isinstance(cause, socket.gaierror):
+        reason = "unknown host"
+    elif isinstance(cause, ConnectionRefusedError) or "refused" in text.lower():
+        reason = "connection refused"
+    elif isinstance(cause, OSError) and cause.strerror:
+        reason = "cannot connect: " + cause.strerror.lower()
+    else:
+        reason = "cannot connect: " + (str(exc) or exc.__class__.__name__)
+    return SourceError(f"cannot reach {url}: {text}", reason)
 
 
 @runtime_checkable
@@ -121,17 +150,31 @@ class RemoteSource:
     def __init__(self, url: str, token: str | None, name: str | None = None, timeout: float = 10.0) -> None:
         self.url = url.rstrip("/")
         self.address = self.url
-        self.name = name or httpx.URL(self.url).host or self.url
+        parsed = httpx.URL(self.url)
+        self.name = name or (f"{parsed.host}:{parsed.port}" if parsed.port else parsed.host) or self.url
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._timeout = timeout
         self._client = httpx.AsyncClient(base_url=self.url, headers=headers, timeout=timeout)
         self.bytes_received = 0
         self.requests_made = 0
 
-    async def _get(self, path: str, params: dict | None = None, timeout: float | None = None) -> Any:
-        return await self._request("GET", path, params=params, timeout=timeout)
+    async def _get(
+        self, path: str, params: dict | None = None, timeout: float | None = None, need: tuple[str, ...] = ()
+    ) -> Any:
+        doc = await self._request("GET", path, params=params, timeout=timeout)
+        missing = [k for k in need if k not in doc]
+        if missing:
+            raise SourceError(
+                f"{self.url}{path}: the answer has no {', '.join(missing)}: not a chute engine of this version?",
+                f"not a chute engine (unreadable {path})",
+            )
+        return doc
 
-    async def _request(self, method: str, path: str, timeout: float | None = None, **kwargs) -> Any:
+    async def _request(
+        self, method: str, path: str, timeout: float | None = None, missing_ok: bool = False, **kwargs
+    ) -> Any:
+        """One call; any answer that is not the engine's JSON is a SourceError with a reason.
+        `missing_ok`: a 404 from the engine means "no such item" and gives None."""
         try:
             response = await self._client.request(
                 method,
@@ -140,59 +183,92 @@ class RemoteSource:
                 **{k: v for k, v in kwargs.items() if v is not None},
             )
         except httpx.HTTPError as exc:
-            raise SourceError(f"cannot reach {self.url}: {exc.__class__.__name__} {exc}".strip()) from exc
+            raise _unreachable(self.url, exc) from exc
         self.requests_made += 1
         self.bytes_received += len(response.content) + sum(
             len(k) + len(v) + 4 for k, v in response.headers.items()
         )
-        if response.status_code == 401:
-            raise SourceError(f"{self.url} refused the token (401): set --token or CHUTE_TOKEN")
+        status = response.status_code
+        if status == 401:
+            raise SourceError(
+                f"{self.url} refused the token (401): check the engine's token (token_file, --token-file or "
+                "CHUTE_TOKEN)",
+                "token refused (401)",
+            )
         try:
             body = response.json()
         except ValueError:
-            raise SourceError(f"{self.url}{path} answered {response.status_code} without JSON") from None
-        if response.status_code >= 400:
-            message = body.get("error", {}).get("message", "") if isinstance(body, dict) else ""
-            if response.status_code == 404:
-                return None
-            raise SourceError(f"{method} {path}: {response.status_code} {message}")
+            body = None
+        error = body.get("error") if isinstance(body, dict) else None
+        if status == 404 and missing_ok and isinstance(error, dict):
+            return None
+        if status == 404 or not isinstance(body, dict):
+            base = "/api/" in self.url  # the usual slip: the API's URL given instead of the engine's
+            raise SourceError(
+                f"{self.url}{path} answered {status}{'' if body is not None else ' without JSON'}: "
+                "not a chute engine" + (" (give the engine's base URL, without /api/v1)" if base else ""),
+                f"not a chute engine ({status})" + (": drop /api/v1" if base else f" at {path}"),
+            )
+        if status >= 400:
+            message = error.get("message", "") if isinstance(error, dict) else ""
+            raise SourceError(f"{method} {path}: {status} {message}".strip(), f"engine answered {status}")
         return body
 
+    def _parse(self, cls: type, doc: Any, path: str) -> Any:
+        try:
+            return from_dict(cls, doc)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SourceError(
+                f"{self.url}{path}: an answer chute cannot read ({exc!r}): not a chute engine of this version?",
+                f"not a chute engine (unreadable {path})",
+            ) from exc
+
     async def snapshot(self) -> Snapshot:
-        return from_dict(Snapshot, await self._get("/api/v1/snapshot"))
+        return self._parse(Snapshot, await self._get("/api/v1/snapshot"), "/api/v1/snapshot")
 
     async def history(self, minutes: int = 60) -> list[MinutePoint]:
-        doc = await self._get("/api/v1/history", {"minutes": minutes})
-        return [from_dict(MinutePoint, p) for p in doc["minutes"]]
+        doc = await self._get("/api/v1/history", {"minutes": minutes}, need=("minutes",))
+        return [self._parse(MinutePoint, p, "/api/v1/history") for p in doc["minutes"]]
 
     async def files(self, state=None, kind=None, q=None, limit=100, before=None) -> FilePage:
         params = {"state": state, "kind": kind, "q": q, "limit": limit, "before": before}
         doc = await self._get("/api/v1/files", {k: v for k, v in params.items() if v is not None})
-        return from_dict(FilePage, doc)
+        return self._parse(FilePage, doc, "/api/v1/files")
 
     async def file(self, file_id: int) -> FileDetail | None:
-        doc = await self._get(f"/api/v1/files/{int(file_id)}")
-        return None if doc is None else from_dict(FileDetail, doc)
+        path = f"/api/v1/files/{int(file_id)}"
+        doc = await self._request("GET", path, missing_ok=True)
+        return None if doc is None else self._parse(FileDetail, doc, path)
 
     async def retry(self, ids: list[int]) -> RetryResult:
         doc = await self._request("POST", "/api/v1/files/retry", json={"ids": [int(i) for i in ids]})
-        return RetryResult(retried=doc["retried"], skipped={int(k): v for k, v in doc["skipped"].items()})
+        try:
+            return RetryResult(retried=doc["retried"], skipped={int(k): v for k, v in doc["skipped"].items()})
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise SourceError(
+                f"{self.url}: unreadable answer to a retry ({exc!r})", "not a chute engine"
+            ) from exc
 
     async def events(self, since: int, wait: float = 0.0) -> tuple[list[Event], int]:
-        doc = await self._get("/api/v1/events", {"since": since, "wait": wait}, timeout=wait + self._timeout)
-        return [from_dict(Event, e) for e in doc["events"]], doc["last"]
+        # A long poll answers within `wait`: a few seconds more without an answer is a stalled link.
+        doc = await self._get(
+            "/api/v1/events", {"since": since, "wait": wait}, timeout=wait + 3.0, need=("events", "last")
+        )
+        return [self._parse(Event, e, "/api/v1/events") for e in doc["events"]], doc["last"]
 
     async def endpoints(self) -> list[EndpointStats]:
-        doc = await self._get("/api/v1/requests/endpoints")
-        return [from_dict(EndpointStats, e) for e in doc["endpoints"]]
+        path = "/api/v1/requests/endpoints"
+        doc = await self._get(path, need=("endpoints",))
+        return [self._parse(EndpointStats, e, path) for e in doc["endpoints"]]
 
     async def recent_requests(self, limit: int = 50) -> list[RequestRecord]:
-        doc = await self._get("/api/v1/requests/recent", {"limit": limit})
-        return [from_dict(RequestRecord, r) for r in doc["requests"]]
+        path = "/api/v1/requests/recent"
+        doc = await self._get(path, {"limit": limit}, need=("requests",))
+        return [self._parse(RequestRecord, r, path) for r in doc["requests"]]
 
     async def alerts(self, limit: int = 100) -> tuple[list[Alert], int]:
-        doc = await self._get("/api/v1/alerts", {"limit": limit})
-        return [from_dict(Alert, a) for a in doc["alerts"]], doc["unread"]
+        doc = await self._get("/api/v1/alerts", {"limit": limit}, need=("alerts", "unread"))
+        return [self._parse(Alert, a, "/api/v1/alerts") for a in doc["alerts"]], doc["unread"]
 
     async def mark_alert_read(self, alert_id: int, read: bool = True) -> None:
         await self._request("POST", f"/api/v1/alerts/{int(alert_id)}/read", json={"read": read})

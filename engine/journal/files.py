@@ -29,6 +29,11 @@ FILE_COLUMNS = (
     "id, name, state, kind, size, sha256, attempts, error_kind, reason, arrived_at, updated_at, "
     "finished_at, duration, latency, dest"
 )
+# Where an attempt's latency starts: the last retry request, else the arrival (close of write).
+LATENCY_FROM = (
+    "COALESCE((SELECT MAX(e.ts) FROM events e WHERE e.file_id = files.id AND e.type = 'retry_requested'), "
+    "arrived_at)"
+)
 
 
 def file_record(row: tuple) -> FileRecord:
@@ -100,9 +105,11 @@ class FileStore:
     def finish_place(self, outcomes: list[Outcome]) -> None:
         now = time.time()
         with self._db.tx() as c:
+            # Latency is close-of-write to placed for this attempt: a retried file counts from the
+            # retry, so one old failure fixed today does not read as a slow engine.
             c.executemany(
                 "UPDATE files SET state=target_state, target_state=NULL, attempts=attempts+1, finished_at=?, "
-                "latency=? - arrived_at, updated_at=?, next_attempt_at=NULL WHERE id=?",
+                f"latency=? - {LATENCY_FROM}, updated_at=?, next_attempt_at=NULL WHERE id=?",
                 [(now, now, now, o.id) for o in outcomes],
             )
             self._add_attempts(c, [(o, o.target_state) for o in outcomes])

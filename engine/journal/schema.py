@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Each entry upgrades the schema from version i to i+1; never edit one that has shipped.
 MIGRATIONS: list[str] = [
@@ -102,6 +102,40 @@ MIGRATIONS: list[str] = [
         sent_at REAL
     );
     CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+    """,
+    # Cluster: where each dispatched file is (attempt token, worker, lease), the messages still
+    # to send, and the workers' last heartbeats (engine/cluster/store.py).
+    """
+    CREATE TABLE dispatches (
+        file_id INTEGER PRIMARY KEY REFERENCES files(id),
+        token TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        lost INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL,
+        worker TEXT,
+        lease_until REAL NOT NULL,
+        isolated INTEGER NOT NULL,
+        note TEXT,
+        started_at REAL NOT NULL
+    );
+    CREATE INDEX dispatches_lease ON dispatches(lease_until);
+    CREATE TABLE dispatch_outbox (
+        id INTEGER PRIMARY KEY,
+        file_id INTEGER NOT NULL,
+        token TEXT NOT NULL
+    );
+    CREATE TABLE workers (
+        name TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        version TEXT NOT NULL,
+        concurrency INTEGER NOT NULL,
+        in_flight INTEGER NOT NULL,
+        done INTEGER NOT NULL,
+        failed INTEGER NOT NULL,
+        first_seen REAL NOT NULL,
+        last_seen REAL NOT NULL
+    );
     """,
 ]
 

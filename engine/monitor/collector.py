@@ -260,12 +260,15 @@ class Collector:
                 break
         return out
 
-    def history(self, minutes: int = 60) -> list[dict[str, Any]]:
-        """Per-minute series over all routes (oldest first), for sparklines."""
+    def history(self, minutes: int = 60, exclude: str | None = None) -> list[dict[str, Any]]:
+        """Per-minute series over all routes (oldest first), for sparklines; `exclude` leaves out
+        routes starting with it."""
         now_minute = int(self._clock() // 60)
         per: dict[int, list] = {m: [Sketch(), 0] for m in range(now_minute - minutes + 1, now_minute + 1)}
         with self._lock:
             for r in self._routes.values():
+                if exclude and r.route.startswith(exclude):
+                    continue
                 for m in r.minutes:
                     if m.minute in per:
                         per[m.minute][0].merge(m.sketch)

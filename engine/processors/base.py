@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, Protocol, runtime_checkable
+
+log = logging.getLogger(__name__)
 
 
 class ProcessingError(Exception):
@@ -72,3 +75,18 @@ def read_input(path: Path) -> bytes:
     if item is not None and item[0] == str(path):
         return item[1]
     return Path(path).read_bytes()
+
+
+def run_inline(processor: Processor, path: Path, name: str, workdir: Path) -> Result:
+    """Run a processor in this thread; anything it raises becomes a ProcessingError that says what."""
+    if processor.kind not in ("text", "json"):
+        workdir.mkdir(exist_ok=True)
+    try:
+        return processor.process(path, name, workdir)
+    except ProcessingError:
+        raise
+    except MemoryError:
+        raise ProcessingError("memory", "ran out of memory") from None
+    except Exception as exc:
+        log.exception("processor %s raised on %r", processor.kind, name)
+        raise ProcessingError("crash", f"processor raised {type(exc).__name__}: {exc}") from None

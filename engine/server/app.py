@@ -162,6 +162,9 @@ def create_app(engine: Engine, token: str, wait_in_handler: bool = True) -> Flas
         return Response(body, content_type=content_type)
 
     app.register_blueprint(api_v1(engine, wait_in_handler))
+    from .workers import install  # here, not at the top: it imports this module's helpers
+
+    install(app, engine)
     return app
 
 

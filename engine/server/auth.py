@@ -16,12 +16,12 @@ log = logging.getLogger(__name__)
 ENV = "CHUTE_TOKEN"
 
 
-def load_or_create(state_dir: Path) -> tuple[str, str]:
+def load_or_create(state_dir: Path, env: str = ENV, filename: str = "token") -> tuple[str, str]:
     """(token, where it came from: 'env' or the file path)."""
-    value = os.environ.get(ENV, "").strip()
+    value = os.environ.get(env, "").strip()
     if value:
         return value, "env"
-    path = Path(state_dir) / "token"
+    path = Path(state_dir) / filename
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

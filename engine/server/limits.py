@@ -6,3 +6,4 @@ MAX_IDS = 10_000  # ids in one retry request
 MAX_ID = 2**62  # file, alert and event ids, and cursors
 MAX_MINUTES = 1440  # history
 MAX_BODY = 1 << 20  # request bodies are small JSON; larger ones are refused unread
+MAX_UPLOAD = 1 << 30  # a cluster worker's outputs of one file (only an engine with a broker takes them)

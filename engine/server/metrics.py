@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 
-from ..model import Histogram, JobStatus, Snapshot
+from ..model import Histogram, JobStatus, Snapshot, WorkerInfo
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -35,6 +35,7 @@ class EngineCollector:
         yield self.processing(self.engine.processing_histograms())
         yield from self.http(self.engine.http_histograms(HTTP_BUCKETS))
         yield self.jobs(snap.schedules)
+        yield from self.workers(self.engine.workers())
         yield GaugeMetricFamily("chute_scrape_timestamp_seconds", "Time of this scrape", value=time.time())
 
     @staticmethod
@@ -101,6 +102,31 @@ class EngineCollector:
             if job.last_finished and job.last_outcome == "ok":
                 last.add_metric([job.name], job.last_finished)
         return last
+
+    @staticmethod
+    def workers(workers: list[WorkerInfo]) -> Iterator[Metric]:
+        """Cluster workers by their heartbeats (declared always; no samples without a broker)."""
+        families = {
+            "alive": GaugeMetricFamily(
+                "chute_worker_up", "1 if the worker was heard from within the lease", labels=["worker"]
+            ),
+            "in_flight": GaugeMetricFamily(
+                "chute_worker_in_flight", "Files the worker holds now", labels=["worker"]
+            ),
+            "done": CounterMetricFamily(
+                "chute_worker_done", "Files the worker processed since it started", labels=["worker"]
+            ),
+            "failed": CounterMetricFamily(
+                "chute_worker_failed", "Files that failed on the worker since it started", labels=["worker"]
+            ),
+            "last_seen": GaugeMetricFamily(
+                "chute_worker_last_seen_timestamp_seconds", "The worker's last heartbeat", labels=["worker"]
+            ),
+        }
+        for w in workers:
+            for field, family in families.items():
+                family.add_metric([w.name], float(getattr(w, field)))
+        yield from families.values()
 
 
 def exposition(engine: Engine, accept: str | None = None) -> tuple[bytes, str]:

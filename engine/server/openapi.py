@@ -231,6 +231,43 @@ ROUTES: list[Route] = [
         status=202,
         errors=(400, 409, 503),
     ),
+    Route(
+        "get",
+        "/api/v1/workers",
+        "cluster workers by their heartbeats (host, in flight, done, failed, last seen)",
+        _list_of("workers", ref(model.WorkerInfo)),
+    ),
+    Route(
+        "get",
+        "/worker/v1/files/{id}",
+        "worker token only: a dispatched file's bytes for its current attempt (body=0: take it, no bytes)",
+        {"type": "string", "format": "binary"},
+        params=(
+            ID,
+            _param(
+                "token", "query", {"type": "string", "minLength": 8, "maxLength": 100}, "the attempt token"
+            ),
+            _param("body", "query", {"enum": ["0", "1"]}, "0: the worker reads a shared folder"),
+        ),
+        errors=(400, 409),
+        content_type="application/octet-stream",
+    ),
+    Route(
+        "post",
+        "/worker/v1/files/{id}/result",
+        "worker token only: a result (multipart form fields token and result, outputs as files named by suffix)",
+        schemas.obj({"id": {"type": "integer"}, "state": {"type": "string"}, "dest": {"type": "string"}}),
+        params=(ID,),
+        errors=(400, 409),
+    ),
+    Route(
+        "post",
+        "/worker/v1/heartbeat",
+        "worker token only: a worker's heartbeat, with the attempts it holds",
+        schemas.obj({"lease": {"type": "number"}, "interval": {"type": "number"}}),
+        body={"type": "object"},
+        errors=(400,),
+    ),
 ]
 
 # Every dataclass a route answers with (the ones inside them are found from these).
@@ -244,6 +281,7 @@ MODELS = [
     model.EndpointStats,
     model.RequestRecord,
     model.Alert,
+    model.WorkerInfo,
 ]
 ERROR_REF = {"$ref": "#/components/responses/Error"}
 TOO_LARGE = {

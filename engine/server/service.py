@@ -14,7 +14,7 @@ from ..endpoint import publish
 from . import auth
 from .app import create_app
 from .crowding import make_room
-from .limits import MAX_BODY
+from .limits import MAX_BODY, MAX_UPLOAD
 from .logfold import WAITRESS_QUEUE, fold
 from .longpoll import LongPolls
 
@@ -76,8 +76,9 @@ class ServerService:
                 cleanup_interval=CLEANUP_INTERVAL,
                 # select() cannot watch descriptors above 1023; poll() can.
                 asyncore_use_poll=True,
-                # Bodies here are small JSON: a bigger one is refused before it is read.
-                max_request_body_size=MAX_BODY + 1,  # waitress refuses a body of exactly this size
+                # Bodies here are small JSON: a bigger one is refused before it is read. With a
+                # broker, workers send outputs: Flask still holds every other route to MAX_BODY.
+                max_request_body_size=(MAX_UPLOAD if self.engine.worker_token() else MAX_BODY) + 1,
                 ident="chute",
                 clear_untrusted_proxy_headers=True,
             )

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import time
 
+from textual import work
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.binding import Binding
 from textual.widgets import DataTable, Input, Static
 
-from chute.engine.model import STATES, Event, FilePage, FileRecord
+from chute.engine.model import FAILED, STATES, Event, FilePage, FileRecord
 
 from .. import fmt
-from .table import FileTable, name_cell
+from ..messages import DetailRequested
+from .base import Pane
+from .table import Col, FileTable, name_cell
 
 PAGE = 200
 RELOAD_EVERY = 1.0
@@ -34,13 +37,13 @@ def parse_filter(text: str) -> tuple[str | None, str | None, str | None]:
 
 class FilesTable(FileTable):
     COLUMNS = (
-        ("id", "#", 5),
-        ("time", "time", 8),
-        ("name", "name", 20),
-        ("kind", "kind", 5),
-        ("state", "state", 8),
-        ("duration", "took", 6),
-        ("where", "went to", None),
+        Col("id", "#", 4, 8, numeric=True),
+        Col("time", "time", 8, 8),
+        Col("name", "name", 12),
+        Col("kind", "kind", 4, 5),
+        Col("state", "state", 6, 9),
+        Col("duration", "took", 5, 7),
+        Col("where", "went to", 8, 40),
     )
 
     def cells(self, rec: FileRecord) -> list[object]:
@@ -51,14 +54,15 @@ class FilesTable(FileTable):
             rec.kind or "",
             fmt.state(rec.state),
             fmt.seconds(rec.duration),
-            fmt.one_line(fmt.place(rec.dest, rec.name), 60),
+            fmt.plain(fmt.place(rec.dest, rec.name)),
         ]
 
 
-class FilesPane(Vertical):
-    def __init__(self, view, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.view = view
+class FilesPane(Pane):
+    BINDINGS = [Binding("escape", "clear_filter", "Clear filter", show=False)]
+
+    def __init__(self, source, **kwargs) -> None:
+        super().__init__(source, **kwargs)
         self.filter_text = ""
         self.next_before: int | None = None
         self._last_reload = 0.0
@@ -66,39 +70,49 @@ class FilesPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Input(
-            placeholder="filter: words in the name, state:failed, kind:csv — enter applies, esc clears",
+            placeholder="name words, state:failed, kind:csv — enter applies, esc clears",
             id="files-filter",
             classes="hidden",
         )
-        yield FilesTable(root=self.view.root, id="files-table")
+        yield FilesTable(root=self.root, id="files-table")
         yield Static("", id="files-status", classes="status-line")
 
     @property
     def table(self) -> FilesTable:
         return self.query_one(FilesTable)
 
-    def load(self) -> None:
-        self.run_worker(self._load(replace=True), group="files-load", exclusive=True)
+    @property
+    def main(self) -> FilesTable:
+        return self.table
 
-    async def _load(self, replace: bool, before: int | None = None) -> None:
+    def load(self) -> None:
+        self._load(replace=True)
+
+    @work(group="files-load", exclusive=True)
+    async def _load(self, replace: bool) -> None:
+        await self._page(replace)
+
+    @work(group="files-more", exclusive=True)
+    async def _load_more(self, before: int) -> None:
+        await self._page(False, before)
+
+    async def _page(self, replace: bool, before: int | None = None) -> None:
         state, kind, q = parse_filter(self.filter_text)
-        page: FilePage = await self.view.call(
-            self.view.source.files, state=state, kind=kind, q=q, limit=PAGE, before=before
+        page: FilePage | None = await self.fetch(
+            self.source.files, state=state, kind=kind, q=q, limit=PAGE, before=before
         )
         if page is None:
             return
-        if before is None:
-            self.next_before = page.next_before if replace or self.next_before is None else self.next_before
-        else:
+        if before is not None or replace or self.next_before is None:
             self.next_before = page.next_before
         self.table.upsert(page.items, prune=replace and before is None)
         self._status()
 
     def _status(self) -> None:
         shown = self.table.row_count
-        more = " — more below (scroll to load)" if self.next_before else ""
-        filt = f" matching “{self.filter_text}”" if self.filter_text else ""
-        self.query_one("#files-status", Static).update(f"{shown:,} files shown{filt}{more}")
+        more = " — more below" if self.next_before else ""
+        filt = f" matching “{fmt.one_line(self.filter_text, 30)}” (esc clears)" if self.filter_text else ""
+        self.say("files-status", f"{shown:,} files shown{filt}{more}")
 
     def on_events(self, events: list[Event]) -> None:
         if any(e.type in FILE_EVENTS for e in events):
@@ -109,7 +123,7 @@ class FilesPane(Vertical):
         now = time.monotonic()
         if now - self._last_reload >= RELOAD_EVERY:
             self._last_reload = now
-            self.run_worker(self._load(replace=False), group="files-load", exclusive=True)
+            self._load(replace=False)
         elif not self._reload_pending:
             self._reload_pending = True
             self.set_timer(RELOAD_EVERY, self._deferred_reload)
@@ -122,10 +136,17 @@ class FilesPane(Vertical):
         # Page instead of loading 100,000 rows: fetch the next page when the cursor nears the end.
         if self.next_before and event.cursor_row >= self.table.row_count - 2:
             before, self.next_before = self.next_before, None
-            self.run_worker(self._load(replace=False, before=before), group="files-more", exclusive=True)
+            self._load_more(before)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        self.view.show_detail(self.table.selected_id())
+        event.stop()
+        if (fid := self.table.selected_id()) is not None:
+            self.post_message(DetailRequested(fid))
+
+    def failed_ids(self) -> list[int]:
+        return [r.id for r in self.table.records.values() if r.state == FAILED]
+
+    # --- the filter --------------------------------------------------------------------------
 
     def open_filter(self) -> None:
         box = self.query_one("#files-filter", Input)
@@ -133,20 +154,18 @@ class FilesPane(Vertical):
         box.value = self.filter_text
         box.focus()
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.filter_text = event.value.strip()
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text.strip()
+        self.query_one("#files-filter", Input).set_class(not self.filter_text, "hidden")
         self.next_before = None
         self.table.focus()
-        if not self.filter_text:
-            event.input.add_class("hidden")
         self.load()
 
-    def on_key(self, event) -> None:
-        box = self.query_one("#files-filter", Input)
-        if event.key == "escape" and box.has_focus:
-            box.value = ""
-            box.add_class("hidden")
-            self.filter_text = ""
-            self.table.focus()
-            self.load()
-            event.stop()
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.set_filter(event.value)
+
+    def action_clear_filter(self) -> None:
+        """esc, in the box or in the table: no filter, focus back on the table."""
+        if self.filter_text or self.query_one("#files-filter", Input).has_focus:
+            self.set_filter("")

@@ -1,21 +1,29 @@
-"""Overview: counts by state and kind, rates, queue, three sparklines with their current values,
-and the most recent events."""
+"""Overview: counts by state and kind, the figures of the moment, three sparklines over the last
+hour, and the most recent events.
+
+One definition per number, said on screen: `in queue` is every file not yet final (queued,
+retrying, placing); `latency` is close-of-write (arrival) to placed for the current attempt;
+`finished, last 60 s` counts files that reached a final state in the last 60 seconds; sparklines
+have one bar per complete minute (the current, partial minute is left out) and show their maximum.
+"""
 
 from __future__ import annotations
 
+import time
 from collections import deque
 
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.widgets import Label, RichLog, Sparkline, Static
 
-from chute.engine.model import Event, MinutePoint, Snapshot
+from chute.engine.model import ACTIVE_STATES, Event, MinutePoint, Snapshot
 
 from .. import fmt
+from .base import Pane
 
-SHOWN_STATES = ("done", "failed", "queued", "retrying", "duplicate", "vanished")
+SHOWN_STATES = ("done", "failed", "duplicate", "vanished")
 EVENT_STYLE = {
     "failed": "red",
     "done": "green",
@@ -25,95 +33,127 @@ EVENT_STYLE = {
     "job_failed": "bold red",
     "recovered": "cyan",
 }
+WINDOW = 60  # minutes of sparkline
 
 
 class Spark(Horizontal):
-    """A labelled sparkline with its latest value beside it."""
+    """A titled sparkline with its maximum and its latest complete minute beside it."""
 
-    def __init__(self, label: str, **kwargs) -> None:
+    def __init__(self, title: str, **kwargs) -> None:
         super().__init__(classes="spark-row", **kwargs)
-        self.label = label
+        self.title = title
 
     def compose(self) -> ComposeResult:
-        yield Label(self.label, classes="spark-label")
+        yield Label(self.title, classes="spark-label")
         yield Sparkline([], summary_function=max)
         yield Label("—", classes="spark-value")
 
-    def show(self, values: list[float], current: str) -> None:
-        self.query_one(Sparkline).data = values or [0.0]
-        self.query_one(".spark-value", Label).update(current)
+    def show(self, values: list[float | None], show) -> None:
+        known = [v for v in values if v is not None]
+        self.query_one(Sparkline).data = [v or 0.0 for v in values] or [0.0]
+        last = values[-1] if values else None
+        peak = max(known) if known else None
+        self.query_one(".spark-value", Label).update(f"{show(last)} · max {show(peak)}")
 
 
-class OverviewPane(Vertical):
-    def __init__(self, view, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.view = view
+class OverviewPane(Pane):
+    def __init__(self, source, **kwargs) -> None:
+        super().__init__(source, **kwargs)
         self.points: dict[float, MinutePoint] = {}
         self._seen_events: deque[int] = deque(maxlen=200)
+        self._drawn: tuple | None = None
+        self._lines: deque[Text] = deque(maxlen=200)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="overview-top"):
-            yield Static(id="overview-counts", classes="box")
-            yield Static(id="overview-now", classes="box")
-        yield Spark("processing p95", id="spark-latency")
-        yield Spark("files / min", id="spark-throughput")
-        yield Spark("HTTP p95", id="spark-http")
-        yield RichLog(id="overview-events", max_lines=200, markup=False, wrap=False)
-
-    def show_snapshot(self, snap: Snapshot) -> None:
-        counts = Table.grid(padding=(0, 2))
-        counts.add_column(no_wrap=True)
-        counts.add_column(justify="right")
-        counts.add_column(no_wrap=True)
-        counts.add_column(justify="right")
-        cells = [(fmt.state(s), fmt.count(snap.counts.get(s, 0))) for s in SHOWN_STATES]
-        for left, right in zip(cells[0::2], cells[1::2], strict=True):
-            counts.add_row(*left, *right)
-        kinds = "  ".join(f"{k} {fmt.count(sum(v.values()))}" for k, v in sorted(snap.kinds.items()))
-        self.query_one("#overview-counts", Static).update(
-            _titled(
-                "files", counts, Text(kinds or "no files yet", style="dim", overflow="ellipsis", no_wrap=True)
+            yield Static(
+                "waiting for the engine: the header says how the link is", id="overview-counts", classes="box"
             )
+            yield Static(id="overview-now", classes="box")
+        yield Label(f"last {WINDOW} min, a bar per minute · last full minute, max", classes="section")
+        yield Spark("files/min", id="spark-throughput")
+        yield Spark("latency p95", id="spark-latency")
+        yield Spark("HTTP p95", id="spark-http")
+        # wrap=True lets each line's own no_wrap + ellipsis apply: cut with … instead of scrolling sideways
+        yield RichLog(id="overview-events", max_lines=200, markup=False, wrap=True, min_width=20)
+
+    @property
+    def main(self) -> RichLog:
+        return self.query_one(RichLog)
+
+    def watch_snapshot(self, snap: Snapshot | None) -> None:
+        if snap is None:
+            return
+        counts = tuple((s, snap.counts.get(s, 0)) for s in SHOWN_STATES)
+        kinds = "  ".join(f"{k} {fmt.count(sum(v.values()))}" for k, v in sorted(snap.kinds.items()))
+        figures = (
+            ("in queue", fmt.count(sum(snap.counts.get(s, 0) for s in ACTIVE_STATES))),
+            ("finished, last 60 s", fmt.count(snap.rate_per_min)),
+            (f"latency p95, last {snap.latency.count:,}", fmt.seconds(snap.latency.p95)),
+            ("up", fmt.age(snap.uptime)),
+        )
+        # An idle engine sends the same figures every few seconds: draw only what changed.
+        if (counts, kinds, figures) == self._drawn:
+            return
+        self._drawn = (counts, kinds, figures)
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(no_wrap=True)
+        grid.add_column(justify="right")
+        grid.add_column(no_wrap=True)
+        grid.add_column(justify="right")
+        cells = [(fmt.state(s), fmt.count(n)) for s, n in counts]
+        for left, right in zip(cells[0::2], cells[1::2], strict=True):
+            grid.add_row(*left, *right)
+        self.query_one("#overview-counts", Static).update(
+            _titled("files", grid, fmt.plain(kinds or "no files yet", style="dim"))
         )
         now = Table.grid(padding=(0, 2))
         now.add_column(no_wrap=True)
-        now.add_column(justify="right")
-        now.add_row("files / min", fmt.count(snap.rate_per_min))
-        now.add_row("queue", fmt.count(snap.queue_depth + snap.in_flight))
-        now.add_row("latency p95", fmt.seconds(snap.latency.p95))
-        now.add_row("up", fmt.age(snap.uptime))
+        now.add_column(justify="right", no_wrap=True)
+        for label, value in figures:
+            now.add_row(label, value)
         self.query_one("#overview-now", Static).update(_titled("now", now))
 
-    def show_history(self, points: list[MinutePoint], replace: bool) -> None:
+    def show_history(self, points: list[MinutePoint], replace: bool, now: float | None = None) -> None:
         if replace:
             self.points = {}
         for p in points:
             self.points[p.minute] = p
-        series = [self.points[k] for k in sorted(self.points)][-60:]
+        current = (now if now is not None else time.time()) // 60 * 60
+        series = [self.points[k] for k in sorted(self.points) if k < current][-WINDOW:]
         self.points = {p.minute: p for p in series}
-        last = series[-1] if series else None
-        self.query_one("#spark-latency", Spark).show(
-            [p.processing_p95 or 0.0 for p in series], fmt.seconds(last.processing_p95 if last else None)
-        )
-        self.query_one("#spark-throughput", Spark).show(
-            [float(p.files) for p in series], f"{last.files if last else 0}/min"
-        )
-        self.query_one("#spark-http", Spark).show(
-            [p.http_p95 or 0.0 for p in series], fmt.seconds(last.http_p95 if last else None)
-        )
+        self.query_one("#spark-throughput", Spark).show([float(p.files) for p in series], fmt.count)
+        self.query_one("#spark-latency", Spark).show([p.latency_p95 for p in series], fmt.seconds)
+        self.query_one("#spark-http", Spark).show([p.http_p95 for p in series], fmt.seconds)
 
     def add_events(self, events: list[Event]) -> None:
-        log = self.query_one(RichLog)
+        fresh = []
         for e in events[-60:]:
             if e.id in self._seen_events:
                 continue
             self._seen_events.append(e.id)
-            line = Text.assemble(
-                (fmt.clock(e.ts) + " ", "dim"),
-                (f"{e.type:<15} ", EVENT_STYLE.get(e.type, "")),
-                fmt.one_line(e.message.replace("\n", "⏎"), 200),
+            fresh.append(
+                Text.assemble(
+                    (fmt.clock(e.ts) + " ", "dim"),
+                    (f"{e.type:<15} ", EVENT_STYLE.get(e.type, "")),
+                    fmt.one_line(e.message, 200),
+                    no_wrap=True,
+                    overflow="ellipsis",
+                )
             )
-            log.write(line)
+        self._lines.extend(fresh)
+        log = self.query_one(RichLog)
+        if log.size.width:  # a hidden log would cut lines to nothing: they are drawn when shown
+            for line in fresh:
+                log.write(line)
+
+    def on_resize(self) -> None:
+        """Shown again or resized: lines are cut to the width they are drawn at, so redraw them."""
+        log = self.query_one(RichLog)
+        if log.size.width:
+            log.clear()
+            for line in self._lines:
+                log.write(line)
 
 
 def _titled(title: str, *parts) -> Table:

@@ -1,95 +1,98 @@
-"""Requests: the request monitor's per-endpoint figures and the most recent requests."""
+"""Requests: the request monitor's per-endpoint figures and the most recent requests.
+
+The engine's own API (`/api/v1/...`) is left out: most of its traffic is consoles like this one
+polling, which says nothing about the application being watched."""
 
 from __future__ import annotations
 
+from textual import work
 from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.widgets import DataTable, Label
+from textual.widgets import Label
 
-from chute.engine.model import RequestWindow
+from chute.engine.model import API_PREFIX, EndpointStats, RequestRecord, RequestWindow
 
 from .. import fmt
+from .base import Pane
+from .table import Col, KeyedTable
+
+ENDPOINT_COLUMNS = (
+    Col("route", "route", 12, 30),
+    Col("count", "count", 5, 9, numeric=True),
+    Col("err", "err%", 6, 6),
+    Col("p95", "p95", 6, 6),
+    Col("err5", "5m err%", 7, 7),
+    Col("p95_5", "5m p95", 6, 6),
+    Col("exc", "errors", 6),
+)
+RECENT_COLUMNS = (
+    Col("time", "time", 8, 8),
+    Col("method", "", 3, 6),
+    Col("path", "path", 10),
+    Col("status", "st", 3, 3, numeric=True),
+    Col("ms", "took", 5, 7),
+    Col("error", "error", 5, 16),
+)
 
 
-class RequestsPane(Vertical):
-    def __init__(self, view, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.view = view
+def is_own_api(route: str) -> bool:
+    return route.startswith(API_PREFIX)
 
+
+class RequestsPane(Pane):
     def compose(self) -> ComposeResult:
-        yield Label("endpoints (since start; err% and p95 also for the last 5 min)", classes="section")
-        yield DataTable(id="endpoints-table", cursor_type="row", zebra_stripes=True)
+        yield Label(
+            "endpoints (since start; err% and p95 also for the last 5 min)",
+            id="endpoints-label",
+            classes="section",
+        )
+        yield KeyedTable(ENDPOINT_COLUMNS, default_sort=("count", True), id="endpoints-table")
         yield Label("recent requests", classes="section")
-        yield DataTable(id="recent-table", cursor_type="row", zebra_stripes=True)
+        yield KeyedTable(RECENT_COLUMNS, default_sort=("time", True), id="recent-table")
 
-    def on_mount(self) -> None:
-        endpoints = self.query_one("#endpoints-table", DataTable)
-        for key, label, width in (
-            ("route", "route", 22),
-            ("count", "count", 6),
-            ("err", "err%", 6),
-            ("p50", "p50", 6),
-            ("p95", "p95", 6),
-            ("p99", "p99", 6),
-            ("max", "max", 6),
-            ("err5", "5m err%", 7),
-            ("p95_5", "5m p95", 6),
-            ("exc", "errors", None),
-        ):
-            endpoints.add_column(label, key=key, width=width)
-        recent = self.query_one("#recent-table", DataTable)
-        for key, label, width in (
-            ("time", "time", 8),
-            ("method", "", 4),
-            ("path", "path", None),
-            ("status", "st", 3),
-            ("ms", "took", 7),
-            ("error", "error", 14),
-        ):
-            recent.add_column(label, key=key, width=width)
+    @property
+    def main(self) -> KeyedTable:
+        return self.query_one("#endpoints-table", KeyedTable)
 
-    def load(self) -> None:
-        self.run_worker(self._load(), group="requests-load", exclusive=True)
-
-    async def _load(self) -> None:
-        endpoints = await self.view.call(self.view.source.endpoints)
-        recent = await self.view.call(self.view.source.recent_requests, 40)
+    @work(group="requests-load", exclusive=True)
+    async def load(self) -> None:
+        endpoints = await self.fetch(self.source.endpoints)
+        recent = await self.fetch(self.source.recent_requests, 60)
         if endpoints is None or recent is None:
             return
-        table = self.query_one("#endpoints-table", DataTable)
-        with self.app.batch_update():
-            for e in endpoints:
-                lat, w5 = e.latency, e.windows.get("5m", RequestWindow())
-                exc = ", ".join(f"{k} ({v.count})" for k, v in e.exceptions.items())
-                row = [
-                    fmt.one_line(e.route, 22),
-                    fmt.count(e.count),
-                    fmt.percent(e.error_rate),
-                    fmt.seconds(lat.p50),
-                    fmt.seconds(lat.p95),
-                    fmt.seconds(lat.p99),
-                    fmt.seconds(lat.max),
-                    fmt.percent(w5.error_rate) if w5.count else "—",
-                    fmt.seconds(w5.p95),
-                    exc,
-                ]
-                if e.route in table.rows:
-                    for col, value in zip(
-                        ("route", "count", "err", "p50", "p95", "p99", "max", "err5", "p95_5", "exc"),
-                        row,
-                        strict=True,
-                    ):
-                        table.update_cell(e.route, col, value)
-                else:
-                    table.add_row(*row, key=e.route)
-            recent_table = self.query_one("#recent-table", DataTable)
-            recent_table.clear()  # a ring of the latest requests: every row is new each time
-            for r in recent:
-                recent_table.add_row(
-                    fmt.clock(r.time),
-                    r.method,
-                    fmt.one_line(r.path, 60),
-                    fmt.status(r.status),
-                    fmt.seconds(r.duration),
-                    r.error or "",
-                )
+        own = sum(e.count for e in endpoints if is_own_api(e.route))
+        shown = [e for e in endpoints if not is_own_api(e.route)]
+        self.query_one("#endpoints-label", Label).update(
+            fmt.plain(
+                f"endpoints since start · 5m: the last 5 min · {own:,} calls to this engine's API left out"
+            )
+        )
+        self.main.set_rows(((e.route, _endpoint_row(e)) for e in shown), prune=True)
+        table = self.query_one("#recent-table", KeyedTable)
+        rows = [r for r in recent if not is_own_api(r.route or "")][:40]
+        table.clear_rows()  # a ring of the latest requests: every row is new each time
+        table.set_rows((str(i), _recent_row(r)) for i, r in enumerate(rows))
+
+
+def _endpoint_row(e: EndpointStats) -> list[object]:
+    w5 = e.windows.get("5m", RequestWindow())
+    exc = ", ".join(f"{k} ({v.count})" for k, v in e.exceptions.items())
+    return [
+        fmt.plain(e.route),
+        fmt.count(e.count),
+        fmt.percent(e.error_rate),
+        fmt.seconds(e.latency.p95),
+        fmt.percent(w5.error_rate) if w5.count else "—",
+        fmt.seconds(w5.p95),
+        fmt.plain(exc),
+    ]
+
+
+def _recent_row(r: RequestRecord) -> list[object]:
+    return [
+        fmt.clock(r.time),
+        r.method,
+        fmt.plain(r.path),
+        fmt.status(r.status),
+        fmt.seconds(r.duration),
+        fmt.plain(r.error),
+    ]
