@@ -138,3 +138,9 @@ def test_attach_takes_an_open_app_without_a_token(tmp_path):
     assert shop.token == "" and shop.url == "http://127.0.0.1:5000"
     (bare,) = resolve(["127.0.0.1:5001"], engines, env={})
     assert bare.token == "" and bare.name == "127.0.0.1:5001"
+
+
+async def test_no_token_for_an_app_that_wants_one_says_so(shop):
+    app = ChuteApp([RemoteSource(shop.url, None)], feed_options=FAST)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.view.link.reason == "needs a token (401)", what="the 401 said")

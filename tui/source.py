@@ -171,6 +171,7 @@ class RemoteSource:
         self._default_name = (f"{parsed.host}:{parsed.port}" if parsed.port else parsed.host) or self.url
         self.name = name or self._default_name
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._has_token = bool(token)  # an open monitored app needs none
         self._timeout = timeout
         self._client = httpx.AsyncClient(base_url=self.url, headers=headers, timeout=timeout)
         self.bytes_received = 0
@@ -225,6 +226,12 @@ class RemoteSource:
             len(k) + len(v) + 4 for k, v in response.headers.items()
         )
         status = response.status_code
+        if status == 401 and not self._has_token:
+            raise SourceError(
+                f"{self.url} needs a token (401): give it with --token-file or CHUTE_TOKEN, or token_file or "
+                "token_env in the engines file",
+                "needs a token (401)",
+            )
         if status == 401:
             raise SourceError(
                 f"{self.url} refused the token (401): check the engine's token (token_file, --token-file or "
