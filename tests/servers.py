@@ -187,6 +187,31 @@ def smtp_server(mode: str, ca, user: str = "chute", password: str = "s3cret", an
     return controller, capture, port
 
 
+class ServedApp:
+    """Any WSGI app served by waitress on an ephemeral loopback port, in a thread."""
+
+    def __init__(self, app, threads: int = 4) -> None:
+        from waitress import create_server
+
+        self.server = create_server(app, host="127.0.0.1", port=0, threads=threads, ident="test")
+        self.url = f"http://127.0.0.1:{self.server.effective_port}"
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        server = self.server
+        # Closed from inside the server's loop: its map empties and run() returns.
+        server.trigger.pull_trigger(lambda: [c.close() for c in list(server._map.values())])
+        self.thread.join(5)
+        server.task_dispatcher.shutdown(timeout=5)
+
+    def __enter__(self) -> ServedApp:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class RedisServer:
     """The system's redis-server on a free loopback port, without persistence (a restart is empty)."""
 
