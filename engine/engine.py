@@ -16,6 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from . import __version__
+from .backup import remove_leftovers
 from .cluster.broker import broker_url
 from .config import Config
 from .diskhealth import disk_checks
@@ -102,8 +103,9 @@ class Engine:
         except OSError as exc:
             raise EngineError(f"cannot create the folders under {paths.root}: {exc}") from exc
         self._take_lock()
+        remove_leftovers(paths)  # before the journal: a killed backup may have filled the disk
         try:
-            self.journal = Journal(paths.journal)
+            self.journal = Journal(paths.journal, root=paths.root)
         except JournalError as exc:
             self._release_lock()
             raise EngineError(str(exc)) from None
@@ -124,13 +126,14 @@ class Engine:
         self.pipeline.on_finished.append(
             lambda outcomes: self.durations.observe_many([(o.kind, o.duration) for o in outcomes if o.kind])
         )
+        # Before any file moves: the notifier's cursor into the journal counts failures from here
+        # (the first scan's, recovery's and the cluster's too).
+        self._make_notifier()
         if broker_url(self.config.cluster.broker):
             from .cluster.coordinator import attach
 
             self.cluster = attach(self.config, self.journal, self.pipeline)
             self.cluster.start()
-        # Failures from the first scan (or from recovery) must reach the alerts too.
-        self._make_notifier()
         self.pipeline.start()
         self.watcher.start()
         self._start_notify_and_jobs()
@@ -144,7 +147,6 @@ class Engine:
         from .notify.service import Notifier
 
         self.notifier = Notifier(self, retry_base=self.notify_retry_base)
-        self.pipeline.on_finished.append(self.notifier.files_failed)
 
     def _start_notify_and_jobs(self) -> None:
         from .scheduler import JobSpec, Scheduler
@@ -174,7 +176,9 @@ class Engine:
         from .joblock import exclusive
 
         with exclusive(self.config.paths.state, "backup"):  # `chute backup` may run beside the engine
-            return Backups(self.config.paths, self.config.backup).run().message
+            return (
+                Backups(self.config.paths, self.config.backup, cancel=self.scheduler.stopping).run().message
+            )
 
     def _retention_job(self) -> str:
         from .backup import Backups
@@ -221,7 +225,7 @@ class Engine:
             raise EngineError(f"no journal at {path}: has an engine ever run on {config.paths.root}?")
         engine = cls(config)
         try:
-            engine.journal = Journal(path)
+            engine.journal = Journal(path, root=config.paths.root)
         except JournalError as exc:
             raise EngineError(str(exc)) from None
         return engine

@@ -164,7 +164,7 @@ class JobStatus:
     when: str  # the schedule as configured ("daily 01:00", "never", ...)
     last_run: float | None = None  # when the last run started
     last_finished: float | None = None
-    last_outcome: str | None = None  # ok | failed
+    last_outcome: str | None = None  # ok | failed | interrupted
     last_duration: float | None = None
     last_message: str | None = None
     runs: int = 0
@@ -376,7 +376,7 @@ class JobRecord:
     name: str
     last_started_at: float | None = None
     last_finished_at: float | None = None
-    last_outcome: str | None = None  # ok | failed
+    last_outcome: str | None = None  # ok | failed | interrupted
     last_duration: float | None = None
     last_message: str | None = None
     runs: int = 0

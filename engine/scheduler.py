@@ -1,12 +1,16 @@
 """The scheduler: the `schedule` library in one engine thread, each job run in its own thread.
 
 Last run, outcome and duration of every job are journaled; a run missed while the engine was
-down runs once at start; a job never overlaps itself (a second trigger while it runs is
-skipped and said so); a failing job is recorded and alerted, and its next runs still happen.
+down runs once at start; an "every N" job is next due N after its last journaled run, so
+restarts more often than N never starve it (one that never ran is due at once); a job never
+overlaps itself (a second trigger while it runs is skipped and said so); a failing job is
+recorded and alerted, and its next runs still happen. A run the engine's stop cut short, or that
+a kill left unfinished, is recorded as interrupted and alerted.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -43,21 +47,43 @@ class Scheduler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @property
+    def stopping(self) -> threading.Event:
+        """Set when the scheduler stops: long jobs watch it to end early and clean up."""
+        return self._stop
+
     def start(self) -> None:
-        for name, job in self.jobs.items():
-            if job.when is not None:
-                self._entries[name] = job.when.attach(self._sched, lambda n=name: self.trigger(n))
         last = self.journal.jobs.all()
+        self._record_interrupted(last)
         now = time.time()
         for name, job in self.jobs.items():
+            if job.when is None:
+                continue
+            entry = self._entries[name] = job.when.attach(self._sched, lambda n=name: self.trigger(n))
             previous = last.get(name)
             # Started, not finished: a crash mid-run is not re-run in a loop.
             last_run = previous.last_started_at if previous else None
-            if job.when is not None and job.when.last_due(now, last_run) is not None:
-                log.info("job %s was due while the engine was down; running it now", name)
+            if job.when.last_due(now, last_run) is not None:
+                log.info(
+                    "job %s is due (missed while the engine was down, or never run); running it now", name
+                )
                 self.trigger(name)
+            elif job.when.interval is not None and last_run is not None:
+                # From the last run, not from this start; a last run in the future (the clock
+                # stepped back) waits one interval at most.
+                due = min(last_run + job.when.interval, now + job.when.interval)
+                entry.next_run = dt.datetime.fromtimestamp(due)
         self._thread = threading.Thread(target=self._loop, name="chute-scheduler", daemon=True)
         self._thread.start()
+
+    def _record_interrupted(self, last: dict[str, JobRecord]) -> None:
+        """Runs journaled as started and never finished: the engine was killed during them."""
+        for name, row in last.items():
+            if row.last_started_at is not None and (row.last_finished_at or 0) < row.last_started_at:
+                when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.last_started_at))
+                message = f"interrupted: the engine stopped during the run started {when}"
+                self.journal.jobs.finished(name, time.time(), "interrupted", 0.0, message)
+                self.on_failure(name, message)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -98,12 +124,14 @@ class Scheduler:
                 message = self.jobs[name].run() or "done"
                 outcome = "ok"
             except Exception as exc:  # a failing job is recorded; the next runs still happen
-                log.exception("job %s failed", name)
-                message = f"{type(exc).__name__}: {exc}"
-                outcome = "failed"
+                if self._stop.is_set():
+                    outcome, message = "interrupted", f"interrupted: the engine was stopping ({exc})"
+                else:
+                    log.exception("job %s failed", name)
+                    outcome, message = "failed", f"{type(exc).__name__}: {exc}"
             self.journal.jobs.finished(name, time.time(), outcome, time.monotonic() - t0, message)
             logs.job_outcome(name, outcome, time.monotonic() - t0, message)
-            if outcome == "failed":
+            if outcome != "ok":
                 self.on_failure(name, message)
         except Exception:
             log.exception("recording job %s failed", name)

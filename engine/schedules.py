@@ -14,6 +14,7 @@ import schedule
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
+MAX_INTERVAL = 366 * 86400  # the `schedule` library's dates overflow long before "every 10**11 weeks"
 _EVERY = re.compile(r"^every\s+(?:(\d+)\s+)?(second|minute|hour|day|week)s?$")
 _AT = re.compile(r"^(daily|" + "|".join(WEEKDAYS) + r")\s+(\d{1,2}):(\d{2})$")
 
@@ -37,12 +38,17 @@ class When:
         return unit.at(f"{hh:02d}:{mm:02d}").do(fn)
 
     def last_due(self, now: float, last_run: float | None) -> float | None:
-        """When a run was due that has not happened since `last_run` (None: nothing missed)."""
-        if last_run is None:
-            return None  # never ran: the first run comes on schedule, not at start
+        """When a run was due that has not happened since `last_run` (None: nothing missed).
+
+        An "every N" job that never ran is due now; a timed one waits for its time.
+        """
         if self.interval is not None:
+            if last_run is None:
+                return now
             due = last_run + self.interval
             return due if due <= now else None
+        if last_run is None:
+            return None
         hh, mm = self.at
         current = dt.datetime.fromtimestamp(now)
         occurrence = current.replace(hour=hh, minute=mm, second=0, microsecond=0)
@@ -69,6 +75,8 @@ def parse_when(spec: str) -> When | None:
         n = int(m.group(1) or 1)
         if n < 1:
             raise ValueError(f"{spec!r}: the interval must be at least 1")
+        if n * UNITS[m.group(2)] > MAX_INTERVAL:
+            raise ValueError(f"{spec!r}: the interval must be at most 366 days")
         return When(spec, interval=n * UNITS[m.group(2)])
     m = _AT.match(text)
     if m:

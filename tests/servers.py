@@ -1,13 +1,19 @@
 """Real servers on loopback for the notification tests: SMTP (aiosmtpd), a Discord stand-in (a real
-HTTP server answering as Discord does), and a blackhole that accepts and never answers."""
+HTTP server answering as Discord does), a blackhole that accepts and never answers, and a small
+tmpfs for full-disk tests."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
+import subprocess
 import threading
 import time
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -17,11 +23,13 @@ def free_port() -> int:
 
 
 class FakeDiscord:
-    """Answers webhook POSTs from a script of (status, json body) pairs; the last one repeats."""
+    """Answers webhook POSTs from a script of (status, json body[, headers]) entries; the last one
+    repeats. `delay` seconds pass before each answer (a slow Discord)."""
 
-    def __init__(self, script: list[tuple[int, dict | None]] | None = None) -> None:
+    def __init__(self, script: list[tuple] | None = None, delay: float = 0.0) -> None:
         self.script = list(script or [(204, None)])
         self.requests: list[tuple[float, dict]] = []
+        self.delay = delay
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -29,9 +37,12 @@ class FakeDiscord:
                 length = int(self.headers.get("content-length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 fake.requests.append((time.time(), body))
-                status, answer = fake.script.pop(0) if len(fake.script) > 1 else fake.script[0]
+                status, answer, *headers = fake.script.pop(0) if len(fake.script) > 1 else fake.script[0]
+                time.sleep(fake.delay)
                 data = json.dumps(answer).encode() if answer is not None else b""
                 self.send_response(status)
+                for name, value in (headers[0] if headers else {}).items():
+                    self.send_header(name, value)
                 if data:
                     self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(data)))
@@ -49,6 +60,45 @@ class FakeDiscord:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class Trickle:
+    """An SMTP server that greets one byte every `gap` seconds: each read succeeds just in time,
+    so only a deadline on the whole send stops waiting for it."""
+
+    def __init__(self, gap: float) -> None:
+        self.gap = gap
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self._stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        self.sock.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+
+    def _trickle(self, conn: socket.socket) -> None:
+        with conn:
+            for byte in b"220-" + b"x" * 10_000:
+                if self._stop.wait(self.gap):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    def close(self) -> None:
+        self._stop.set()
+        self.sock.close()
 
 
 class Blackhole:
@@ -82,24 +132,28 @@ class Blackhole:
 
 
 class SmtpCapture:
-    """An aiosmtpd handler keeping every message it receives."""
+    """An aiosmtpd handler keeping every message it receives (or answering each with `answer`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, answer: str = "250 OK") -> None:
         self.messages: list[bytes] = []
+        self.answer = answer
+        self.attempts = 0
 
     async def handle_DATA(self, server, session, envelope):
-        self.messages.append(envelope.content)
-        return "250 OK"
+        self.attempts += 1
+        if self.answer.startswith("250"):
+            self.messages.append(envelope.content)
+        return self.answer
 
 
-def smtp_server(mode: str, ca, user: str = "chute", password: str = "s3cret"):
+def smtp_server(mode: str, ca, user: str = "chute", password: str = "s3cret", answer: str = "250 OK"):
     """Start aiosmtpd on loopback. mode: starttls | ssl | plain. Returns (controller, capture, port)."""
     import ssl
 
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult, LoginPassword
 
-    capture = SmtpCapture()
+    capture = SmtpCapture(answer)
     cert = ca.issue_cert("127.0.0.1", "localhost")
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     cert.configure_cert(server_ctx)
@@ -131,6 +185,31 @@ def smtp_server(mode: str, ca, user: str = "chute", password: str = "s3cret"):
     controller = Controller(capture, **kwargs)
     controller.start()
     return controller, capture, port
+
+
+class ServedApp:
+    """Any WSGI app served by waitress on an ephemeral loopback port, in a thread."""
+
+    def __init__(self, app, threads: int = 4) -> None:
+        from waitress import create_server
+
+        self.server = create_server(app, host="127.0.0.1", port=0, threads=threads, ident="test")
+        self.url = f"http://127.0.0.1:{self.server.effective_port}"
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        server = self.server
+        # Closed from inside the server's loop: its map empties and run() returns.
+        server.trigger.pull_trigger(lambda: [c.close() for c in list(server._map.values())])
+        self.thread.join(5)
+        server.task_dispatcher.shutdown(timeout=5)
+
+    def __enter__(self) -> ServedApp:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class RedisServer:
@@ -187,3 +266,23 @@ class RedisServer:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(5)
+
+
+@contextmanager
+def small_disk(path: Path, size_kb: int):
+    """A tmpfs of size_kb mounted at path, for full-disk tests; yields False where the machine does
+    not allow mounts (not root, or no mount namespace), and the caller falls back."""
+    path.mkdir(parents=True, exist_ok=True)
+    mounted = (
+        os.geteuid() == 0
+        and shutil.which("mount") is not None
+        and subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "chute-test", str(path)], capture_output=True
+        ).returncode
+        == 0
+    )
+    try:
+        yield mounted
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(path)], capture_output=True)

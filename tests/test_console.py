@@ -508,7 +508,7 @@ def test_engines_file_names_each_engine_with_its_own_token(tmp_path):
         'url = "http://h:1"\ntoken_file = "missing"': "engines.e.token_file: cannot read",
         'url = "h:1"\ntoken_env = "STAGING_TOKEN"': "engines.e.url: needs an http:// or https:// URL",
         'url = "http://h:1"\ntoken_env = "STAGING_TOKEN"\ncolour = 1': "engines.e.colour: unknown key",
-        'url = "http://h:1"': "needs exactly one of token_file or token_env",
+        'url = "http://h:1"\ntoken_env = "A"\ntoken_file = "b"': "one of token_file or token_env, not both",
     }
     for body, message in bad.items():
         path.write_text(f"[engines.e]\n{body}\n")
@@ -517,8 +517,9 @@ def test_engines_file_names_each_engine_with_its_own_token(tmp_path):
     path.write_text('[engines.e]\nurl = "http://h:1"\ntoken_env = "STAGING_TOKEN"\n')
     with pytest.raises(EnginesError, match="no engine named 'nope'"):
         resolve(["nope"], engines_file=path, env={"STAGING_TOKEN": "x"})
-    with pytest.raises(EnginesError, match="no token"):
-        resolve(["http://127.0.0.1:9"], env={"XDG_CONFIG_HOME": str(tmp_path / "empty")})
+    # No token at all: an open monitored app needs none; a far side that wants one says so (401).
+    [open_app] = resolve(["http://127.0.0.1:9"], env={"XDG_CONFIG_HOME": str(tmp_path / "empty")})
+    assert open_app.token == ""
 
 
 def test_plain_chute_says_what_to_do_when_its_port_is_taken_and_attach_names_a_bad_target(tmp_path):

@@ -105,7 +105,8 @@ def test_kill_9_mid_burst_then_restart_conserves_every_file(tmp_path):
     placed = originals(root / "processed") + originals(root / "failed")
     assert len(placed) == n, "each input in exactly one place"
     assert sorted(p.name for p in placed) == sorted(names), "no renamed copies from a redone placement"
-    for name, state, dest in rows:
+    for name, state, rel in rows:
+        dest = os.path.join(root, rel)  # the journal keeps paths relative to the root
         assert os.path.exists(dest), name
         sidecar = dest + (".meta.json" if state == "done" else ".error.txt")
         assert os.path.getsize(sidecar) > 0, f"half-written sidecar for {name}"

@@ -124,7 +124,7 @@ def test_check_finds_a_row_whose_file_is_gone_and_a_file_without_row(make_engine
     j.close()
     assert chute_main(["check", "--root", root, "--repair"]) == 1
     assert f"-> row #{b.id} rebuilt" in capsys.readouterr().out
-    j = Journal(engine.config.paths.state / "journal.sqlite")
+    j = Journal(engine.config.paths.state / "journal.sqlite", root=engine.config.paths.root)
     rebuilt = j.files.detail(b.id).file
     j.close()
     assert (rebuilt.state, rebuilt.error_kind, rebuilt.dest) == ("failed", "corrupt", b.dest)

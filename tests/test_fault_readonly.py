@@ -100,8 +100,8 @@ def test_a_read_only_destination_pauses_says_once_and_resumes(tmp_path, folder):
         wait_for(lambda: f"fault:{folder}" not in engine.health()["checks"], what="the fault to clear")
         rows = engine.rows()
         assert sorted((n, s) for n, s, *_ in rows) == [("bad.json", "failed"), ("good.txt", "done")]
-        for _, _, _, _, dest in rows:
-            assert Path(dest).exists() and "(1)" not in dest
+        for _, _, _, _, dest in rows:  # the journal keeps paths relative to the root
+            assert (root / dest).exists() and "(1)" not in dest
         assert engine.count("SELECT count(*) FROM events WHERE type='resumed'") == 1
         assert engine.count("SELECT count(*) FROM alerts WHERE kind='health'") == 1
     finally:

@@ -304,14 +304,15 @@ def test_alerts_jobs_outbox_kv(journal):
     assert journal.events.since(0)[-1].type == "job_failed"
 
     item = journal.outbox.add("email", {"subject": "hi"})
-    assert journal.outbox.next_due() is not None
-    (due,) = journal.outbox.due(time.time() + 1)
+    assert journal.outbox.next_due("email") is not None and journal.outbox.next_due("discord") is None
+    assert journal.outbox.due(time.time() + 1, "discord") == [], "each channel reads only its own"
+    (due,) = journal.outbox.due(time.time() + 1, "email")
     assert due == OutboxItem(item, "email", "pending", 0, None, {"subject": "hi"})
     journal.outbox.done(item, "pending", "refused", next_at=time.time() + 3600)
-    assert journal.outbox.due(time.time() + 1) == []
+    assert journal.outbox.due(time.time() + 1, "email") == []
     journal.outbox.done(item, "sent")
     assert journal.outbox.items("email")[0].state == "sent" and journal.outbox.items("discord") == []
-    assert journal.outbox.next_due() is None
+    assert journal.outbox.next_due("email") is None
 
     assert journal.kv.get("missing") is None
     journal.kv.set("k", "1")

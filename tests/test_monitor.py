@@ -88,14 +88,14 @@ def test_monitor_records_route_templates_errors_and_unmatched():
     assert by_route["/test/items/<int:item>"]["windows"]["1m"]["count"] == 30
     recent = monitor.collector.recent(5)
     assert recent[0]["path"] == "/wp-admin/scan-49.php" and recent[0]["route"] == "<unmatched>"
-    stats = client.get("/monitoring/stats").get_json()
-    assert stats["requests"] == 85 and stats["errors"] == 2
-    assert client.get("/monitoring/endpoints").get_json()["endpoints"]
-    assert (
-        client.get("/monitoring/requests?limit=3").get_json()["requests"][0]["route"]
-        == "/monitoring/endpoints"
-    )
-    assert client.get("/monitoring/requests?limit=0").status_code == 400
+    stats = monitor.collector.stats()
+    assert stats["requests"] == 85 and stats["errors"] == 2  # chute's own: 5xx and exceptions
+    chute = client.get("/monitoring/chute/requests/stats").get_json()
+    assert chute["requests"] == 85 and chute["errors"] == 2
+    assert client.get("/monitoring/chute/requests/endpoints").get_json()["endpoints"]
+    recent = client.get("/monitoring/chute/requests/recent?limit=3").get_json()["requests"]
+    assert recent[0]["route"] == "/monitoring/chute/requests/endpoints"
+    assert client.get("/monitoring/chute/requests/recent?limit=0").status_code == 400
 
 
 def test_exceptions_propagated_in_testing_mode_are_still_recorded():

@@ -5,16 +5,21 @@ survives restarts, secrets stay out of logs, and a dead neighbour never stalls t
 from __future__ import annotations
 
 import email
+import email.utils
 import logging
+import sqlite3
+import subprocess
+import sys
 import time
 
 import pytest
 import trustme
-from helpers import drop, settled, test_config, wait_for
-from servers import Blackhole, FakeDiscord, free_port, smtp_server
+from helpers import drop, fresh_env, settled, test_config, wait_for
+from servers import Blackhole, FakeDiscord, Trickle, free_port, smtp_server
 
 from chute.engine import Engine
 from chute.engine.config import EmailConfig
+from chute.engine.journal import Journal
 from chute.engine.notify.alerter import Alerter
 from chute.engine.notify.discord import DESCRIPTION_MAX, TOTAL_MAX, DiscordSender, embed
 from chute.engine.notify.email import EmailSender
@@ -53,6 +58,7 @@ def test_email_arrives_with_text_and_html(ca, mode):
     assert msg["Subject"] == "chute report" and msg["To"] == "ops@example.com, dev@example.com"
     types = [part.get_content_type() for part in msg.walk()]
     assert "text/plain" in types and "text/html" in types
+    assert email.utils.parsedate_to_datetime(msg["Date"]) and msg["Message-ID"].endswith("@example.com>")
 
 
 def test_email_failures_say_why(ca):
@@ -60,7 +66,7 @@ def test_email_failures_say_why(ca):
     try:
         cfg = EmailConfig(enabled=True, host="127.0.0.1", port=port, user="chute", to=("a@b.c",), timeout=2)
         refused = EmailSender(cfg, "wrong", ca.path).send(MSG)
-        assert refused.outcome == "retry" and "refused the login: 535" in refused.error
+        assert refused.outcome == "disabled" and "refused the login: 535" in refused.error
         untrusted = EmailSender(cfg, "s3cret", None).send(MSG)
         assert untrusted.outcome == "retry" and "TLS" in untrusted.error
     finally:
@@ -226,7 +232,7 @@ def test_5xx_retries_with_backoff_then_delivers(tmp_path, monkeypatch):
         drop(engine, "x.json", b"{")
         wait_for(lambda: len(fake.requests) >= 3, timeout=15)
         gaps = [b[0] - a[0] for a, b in zip(fake.requests, fake.requests[1:], strict=False)]
-        assert gaps[1] > gaps[0] * 1.5, "backoff grows"
+        assert gaps[1] - gaps[0] > 0.1, "backoff grows (0.2 s, then 0.4 s, plus the same overhead)"
         wait_for(lambda: engine.journal.outbox.items("discord")[0].state == "sent")
     finally:
         engine.stop()
@@ -390,3 +396,223 @@ def test_stopping_does_not_wait_for_a_hung_webhook(tmp_path, monkeypatch):
         assert again.journal.outbox.items("discord")[0].state == "pending", "kept for the next start"
     finally:
         again.stop()
+
+
+# --- under faults ----------------------------------------------------------------------------
+
+
+def email_settings(port: int, ca, **more) -> dict:
+    return {
+        "enabled": True,
+        "host": "127.0.0.1",
+        "port": port,
+        "user": "chute",
+        "to": ("ops@example.com",),
+        "timeout": 2.0,
+        "ca_file": ca.path,
+        **more,
+    }
+
+
+def queued_before_start(root, items: list[tuple[str, dict]]) -> None:
+    """Outbox items waiting in the journal when the engine starts (from an earlier run)."""
+    test_config(root).paths.make()
+    journal = Journal(root / "state" / "journal.sqlite")
+    for channel, payload in items:
+        journal.outbox.add(channel, payload)
+    journal.close()
+
+
+def embed_item(n: int) -> tuple[str, dict]:
+    return ("discord", {"embeds": [embed(f"alert {n}", "x", "warning", "f")]})
+
+
+def test_a_restart_during_group_wait_loses_no_alert(tmp_path, monkeypatch):
+    fake = FakeDiscord()
+    engine = discord_engine(tmp_path, monkeypatch, fake, group_wait=60.0)
+    try:
+        for i in range(50):
+            drop(engine, f"bad-{i}.json", b"{")
+        wait_for(lambda: engine.snapshot().counts["failed"] == 50, timeout=30)
+    finally:
+        engine.stop()
+    assert fake.requests == [] and engine.journal is not None
+    again = discord_engine(tmp_path, monkeypatch, fake, group_wait=0.2)
+    try:
+        wait_for(lambda: fake.requests, timeout=10, what="the group gathered before the restart")
+        assert fake.requests[0][1]["embeds"][0]["title"] == "50 file(s) failed"
+        (alert,) = [a for a in again.alerts() if a.kind == "files_failed"]
+        assert alert.count == 50
+    finally:
+        again.stop()
+        fake.close()
+
+
+def test_a_kill_during_group_wait_loses_no_alert(tmp_path, monkeypatch):
+    """kill -9 right after the failures: counted again from the journal at the next start."""
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "chute.toml").write_text(
+        '[discord]\nenabled = true\ngroup_wait = 60.0\n[schedule]\nreport = ""\n[watcher]\nmin_age = 0.2\n'
+    )
+    fake = FakeDiscord()
+    env = {**fresh_env(), "CHUTE_DISCORD_WEBHOOK": fake.url}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chute.engine", "--config", str(root / "chute.toml"), "--no-server"], env=env
+    )
+    try:
+        wait_for(lambda: (root / "state" / "journal.sqlite").exists(), what="the engine to start")
+        for i in range(30):
+            (root / "inbox" / f"bad-{i}.json").write_bytes(b"{")
+
+        def failed() -> int:
+            try:
+                with sqlite3.connect(root / "state" / "journal.sqlite") as conn:
+                    return conn.execute("SELECT count(*) FROM files WHERE state='failed'").fetchone()[0]
+            except sqlite3.OperationalError:
+                return 0  # the engine is still creating its tables
+
+        wait_for(lambda: failed() == 30, timeout=30, what="30 failures")
+    finally:
+        proc.kill()
+        proc.wait()
+    again = discord_engine(tmp_path, monkeypatch, fake, group_wait=0.2)
+    try:
+        wait_for(lambda: fake.requests, timeout=10, what="the failures from before the kill")
+        assert fake.requests[0][1]["embeds"][0]["title"] == "30 file(s) failed"
+        (alert,) = [a for a in again.alerts() if a.kind == "files_failed"]
+        assert alert.count == 30
+    finally:
+        again.stop()
+        fake.close()
+
+
+def test_a_dead_webhook_never_blocks_email(ca, tmp_path, monkeypatch):
+    root = tmp_path / "root"
+    queued_before_start(root, [embed_item(i) for i in range(25)])
+    controller, capture, port = smtp_server("starttls", ca)
+    fake = FakeDiscord([(404, {"message": "Unknown Webhook", "code": 10015})])
+    monkeypatch.setenv("CHUTE_SMTP_PASSWORD", "s3cret")
+    monkeypatch.setenv("CHUTE_DISCORD_WEBHOOK", fake.url)
+    engine = Engine(
+        test_config(root, discord={"enabled": True, "timeout": 2.0}, email=email_settings(port, ca))
+    )
+    engine.notify_retry_base = 0.2
+    engine.start()
+    try:
+        assert engine.notifier.queue_email("after the webhook died", "text", None)
+        wait_for(lambda: capture.messages, timeout=10, what="the email")
+        wait_for(lambda: any(a.title == "Discord webhook refused" for a in engine.alerts()))
+        assert len(fake.requests) == 1, "a refused webhook is not called again"
+    finally:
+        engine.stop()
+        controller.stop()
+        fake.close()
+
+
+def test_a_trickling_smtp_server_meets_a_deadline_and_discord_goes_on(tmp_path, monkeypatch):
+    trickle = Trickle(gap=0.2)
+    try:
+        cfg = EmailConfig(enabled=True, host="127.0.0.1", port=trickle.port, to=("a@b.c",), timeout=1.0)
+        t0 = time.monotonic()
+        result = EmailSender(cfg, None).send(MSG)
+        assert result.outcome == "retry" and "within 1s (the whole send)" in result.error
+        assert time.monotonic() - t0 < 3, "a byte every 0.2 s never trips a per-read timeout"
+
+        fake = FakeDiscord()
+        monkeypatch.setenv("CHUTE_DISCORD_WEBHOOK", fake.url)
+        email_cfg = {
+            "enabled": True,
+            "host": "127.0.0.1",
+            "port": trickle.port,
+            "to": ("a@b.c",),
+            "timeout": 4.0,
+        }
+        engine = Engine(
+            test_config(tmp_path / "root", discord={"enabled": True, "group_wait": 0.2}, email=email_cfg)
+        )
+        engine.start()
+        try:
+            engine.notifier.queue_email("stuck", "text", None)
+            wait_for(lambda: trickle.connections, what="the email send to begin")
+            drop(engine, "x.json", b"{")
+            wait_for(lambda: fake.requests, timeout=3, what="Discord while the email is stuck")
+            assert engine.journal.outbox.items("email")[0].attempts == 0, "the email send is still going"
+            item = wait_for(
+                lambda: [i for i in engine.journal.outbox.items("email") if i.attempts], timeout=8
+            )[0]
+            assert "the whole send" in item.last_error
+        finally:
+            engine.stop()
+            fake.close()
+    finally:
+        trickle.close()
+
+
+def test_a_slow_discord_gets_each_alert_once(tmp_path, monkeypatch):
+    fake = FakeDiscord(delay=1.2)
+    engine = discord_engine(tmp_path, monkeypatch, fake, group_wait=0.2, timeout=0.5)
+    try:
+        drop(engine, "x.json", b"{")
+        wait_for(lambda: [i for i in engine.journal.outbox.items("discord") if i.state == "sent"], timeout=10)
+        time.sleep(1.5)  # time enough for re-sends, were there any
+        assert len(fake.requests) == 1
+        assert any(e.type == "notify_unconfirmed" for e in engine.events(since=0))
+    finally:
+        engine.stop()
+        fake.close()
+
+
+def test_a_rate_limit_pauses_the_whole_webhook(tmp_path, monkeypatch):
+    root = tmp_path / "root"
+    queued_before_start(root, [embed_item(i) for i in range(6)])
+    fake = FakeDiscord(
+        [
+            (204, None, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset-After": "0.8"}),
+            (429, {"message": "You are being rate limited.", "retry_after": 1.0, "global": False}),
+            (204, None),
+        ]
+    )
+    engine = discord_engine(root.parent, monkeypatch, fake, group_wait=0.2)
+    try:
+        wait_for(lambda: all(i.state == "sent" for i in engine.journal.outbox.items("discord")), timeout=15)
+        times = [t for t, _ in fake.requests]
+        assert len(times) == 7, "one 429, then each item once"
+        assert times[1] - times[0] >= 0.75, "an empty bucket is waited out before the next send"
+        assert times[2] - times[1] >= 0.95, "a 429 pauses every item, not just the one that met it"
+        assert [r["embeds"][0]["title"] for _, r in fake.requests[2:]] == [f"alert {i}" for i in range(1, 6)]
+    finally:
+        engine.stop()
+        fake.close()
+
+
+@pytest.mark.parametrize(
+    ("password", "answer", "title", "state"),
+    [
+        ("wrong", "250 OK", "email login refused", "pending"),
+        (
+            "s3cret",
+            "552 5.3.4 Message size exceeds fixed limit",
+            "email notification could not be delivered",
+            "dead",
+        ),
+    ],
+)
+def test_permanent_email_failures_raise_an_alert_and_stop_retrying(
+    ca, tmp_path, monkeypatch, password, answer, title, state
+):
+    controller, _, port = smtp_server("starttls", ca, answer=answer)
+    monkeypatch.setenv("CHUTE_SMTP_PASSWORD", password)
+    engine = Engine(test_config(tmp_path / "root", email=email_settings(port, ca)))
+    engine.notify_retry_base = 0.1
+    engine.start()
+    try:
+        engine.notifier.queue_email("big", "text", None)
+        alert = wait_for(lambda: [a for a in engine.alerts() if a.title == title], timeout=10)[0]
+        assert ("535" if password == "wrong" else "552") in alert.body
+        time.sleep(0.5)  # backoff of 0.1 s would have retried several times by now
+        (item,) = engine.journal.outbox.items("email")
+        assert item.state == state and item.attempts == 1
+    finally:
+        engine.stop()
+        controller.stop()

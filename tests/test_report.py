@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 from helpers import drop, settled, test_config, wait_for
 
@@ -78,3 +79,25 @@ def test_save_never_overwrites(tmp_path):
     first = save(doc, tmp_path)
     second = save(doc, tmp_path)
     assert first["json"] != second["json"] and len(list(tmp_path.iterdir())) == 6
+
+
+def test_names_that_are_not_utf8_or_hold_control_characters_never_break_a_report(tmp_path):
+    engine = Engine(test_config(tmp_path / "root"))
+    engine.start()
+    try:
+        raw = b"bad\xff\x1b[31m.json"
+        with open(engine.config.paths.inbox / os.fsdecode(raw), "wb") as f:
+            f.write(b"{")
+        wait_for(lambda: engine.snapshot().counts["failed"] == 1, what="the failure")
+        engine.run_job("report")
+        saved = wait_for(lambda: sorted(engine.config.paths.archive.glob("report-*")), what="the report")
+        wait_for(lambda: len(sorted(engine.config.paths.archive.glob("report-*"))) == 3)
+        assert not list(engine.config.paths.archive.glob(".*.part"))
+        shown = "bad\\xff\\x1b[31m.json"
+        for path in saved:
+            text = path.read_text(encoding="utf-8")
+            assert "\x1b" not in text and (shown in text or shown.replace("\\", "\\\\") in text), path.name
+        html = next(p for p in saved if p.suffix == ".html").read_text()
+        assert f"<td>{shown}</td>" in html
+    finally:
+        engine.stop()

@@ -134,3 +134,57 @@ def test_engine_schedules_in_snapshot_and_bad_spec_named(tmp_path):
     with pytest.raises(ConfigError) as err:
         load(path)
     assert err.value.key == "schedule.backup" and "daily HH:MM" in str(err.value)
+
+
+def test_every_n_jobs_run_even_when_the_engine_restarts_more_often(tmp_path):
+    """Every 1 s, restarted every 0.7 s: due from the last journaled run, not from each start."""
+    j = journal(tmp_path)
+    runs = []
+    try:
+        for _ in range(4):
+            s = Scheduler(
+                j,
+                [JobSpec("tick", parse_when("every 1 second"), lambda: runs.append(1) or "ok")],
+                lambda n, m: None,
+            )
+            s.start()
+            time.sleep(0.7)
+            s.stop()
+        assert len(runs) >= 3, "a job that never ran runs at once, then every second across restarts"
+    finally:
+        j.close()
+
+
+def test_a_run_cut_short_is_recorded_interrupted_and_alerted(tmp_path):
+    j = journal(tmp_path)
+    alerts = []
+    j.jobs.started("report", time.time() - 60)  # a run the engine was killed during
+    s = Scheduler(j, [JobSpec("report", None, lambda: "x")], lambda n, m: alerts.append((n, m)))
+    s.start()
+    s.stop()
+    row = j.jobs.all()["report"]
+    assert row.last_outcome == "interrupted" and "engine stopped during the run" in row.last_message
+    assert alerts and alerts[0][0] == "report"
+
+    def long_job():
+        s.stopping.wait(10)
+        raise RuntimeError("stopped mid-way")
+
+    s = Scheduler(j, [JobSpec("backup", None, long_job)], lambda n, m: alerts.append((n, m)))
+    s.start()
+    s.run_now("backup")
+    s.stop()
+    assert j.jobs.all()["backup"].last_outcome == "interrupted" and alerts[-1][0] == "backup"
+    j.close()
+
+
+def test_a_schedule_too_far_apart_is_refused_naming_the_key(tmp_path):
+    import pytest
+
+    from chute.engine.config import ConfigError, load
+
+    path = tmp_path / "c.toml"
+    path.write_text('[schedule]\nreport = "every 99999999999 weeks"\n')
+    with pytest.raises(ConfigError) as err:
+        load(path)
+    assert err.value.key == "schedule.report" and "at most 366 days" in str(err.value)

@@ -65,6 +65,8 @@ class EngineView(Vertical):
         self._loaded: set[str] = set()
         self._panes: dict[str, Pane] = {}
         self._wanted: tuple[str, float] = ("", 0.0)
+        self.hidden: set[str] = set()  # panes for what the source does not offer
+        self._fitted = False
 
     def compose(self) -> ComposeResult:
         with TabbedContent(id="tabs", initial=PANES[0].id):
@@ -109,6 +111,10 @@ class EngineView(Vertical):
 
     def show_tab(self, tab: str) -> None:
         """Show a pane and put the focus in its main table, so arrows and r act there at once."""
+        if tab in self.hidden:
+            title = dict(TABS)[tab]
+            self.notify(f"{self.source.name} is an app, not an engine: it has no {title}", markup=False)
+            return
         # Keys typed quickly (5 then 3) can meet a late "focus moved into pane 5" from Textual,
         # which would switch back: for a moment the pane asked for wins.
         self._wanted = (tab, time.monotonic() + WANTED_FOR)
@@ -138,7 +144,26 @@ class EngineView(Vertical):
     def on_link_changed(self, message: LinkChanged) -> None:
         self.link = message.link  # the message bubbles on to the app, which draws the header
 
+    def _fit_to_source(self) -> None:
+        """Once the source knows what the far side offers (after its first snapshot): hide the
+        panes it does not have, and turn the overview to HTTP figures for an app."""
+        if self._fitted:
+            return
+        self._fitted = True
+        offers = getattr(self.source, "offers", None)
+        if offers is None:
+            return
+        for spec in PANES:
+            if spec.needs and not offers.intersection(spec.needs):
+                self.hidden.add(spec.id)
+                self.tabs.hide_tab(spec.id)
+        if getattr(self.source, "kind", "engine") == "app":
+            self.pane("overview").show_app()
+        if "backups" not in offers and "schedules" not in self.hidden:
+            self.pane("schedules").without_backups()
+
     def on_snapshot_arrived(self, message: SnapshotArrived) -> None:
+        self._fit_to_source()
         if not self.paused:
             self.snapshot = message.snapshot
 

@@ -10,7 +10,9 @@
     token_env = "STAGING_CHUTE_TOKEN"           # or from the environment
 
 A token never goes in the file itself. A target that is a URL (not a name) takes its token from
-the engines file when its URL is listed there, else from --token-file or CHUTE_TOKEN.
+the engines file when its URL is listed there, else from --token-file or CHUTE_TOKEN. A Flask app
+with Monitor(app) and no token needs none: an entry with only a url, or a URL without a token (a
+far side that wants one says so: "token refused (401)").
 """
 
 from __future__ import annotations
@@ -73,9 +75,11 @@ def _entry(path: Path, name: str, entry: object, env: Mapping[str, str]) -> Targ
     url = entry.get("url")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise EnginesError(f"{where}.url: needs an http:// or https:// URL (got {url!r})")
-    if ("token_file" in entry) == ("token_env" in entry):
-        raise EnginesError(f"{where}: needs exactly one of token_file or token_env")
-    if "token_file" in entry:
+    if "token_file" in entry and "token_env" in entry:
+        raise EnginesError(f"{where}: needs one of token_file or token_env, not both")
+    if "token_file" not in entry and "token_env" not in entry:
+        token = ""  # an open monitored app
+    elif "token_file" in entry:
         token_path = Path(str(entry["token_file"])).expanduser()
         if not token_path.is_absolute():
             token_path = path.parent / token_path
@@ -134,11 +138,6 @@ def resolve(
             if token_file is not None
             else (token or env.get("CHUTE_TOKEN", "")).strip()
         )
-        if not secret:
-            raise EnginesError(
-                f"{url}: no token; use --token-file FILE or CHUTE_TOKEN, or name it in {path} "
-                "with token_file or token_env"
-            )
         out.append(Target(url_name(url), url, secret))
     names = [t.name for t in out]
     for name in names:

@@ -20,6 +20,7 @@ from chute.engine.model import (
     Event,
     FileDetail,
     FilePage,
+    Health,
     MinutePoint,
     RequestRecord,
     RetryResult,
@@ -30,6 +31,12 @@ from chute.engine.model import (
 
 if TYPE_CHECKING:
     from chute.engine import Engine
+# What a far side can offer. An engine offers all of it; a Flask app with Monitor(app) says what it
+# offers at /monitoring/chute/ (requests, history, health, and alerts and reports when they are on).
+ENGINE_OFFERS = frozenset(
+    ("files", "events", "schedules", "backups", "requests", "history", "health", "alerts", "reports")
+)
+APP_ROOT = "/monitoring/chute"
 
 
 class SourceError(Exception):
@@ -84,6 +91,7 @@ class Source(Protocol):
     async def endpoints(self) -> list[EndpointStats]: ...
     async def recent_requests(self, limit: int = 50) -> list[RequestRecord]: ...
     async def alerts(self, limit: int = 100) -> tuple[list[Alert], int]: ...
+    async def health(self) -> Health: ...
     async def mark_alert_read(self, alert_id: int, read: bool = True) -> None: ...
     async def run_job(self, name: str) -> dict[str, Any]: ...
     async def workers(self) -> list[WorkerInfo]: ...
@@ -97,6 +105,8 @@ class LocalSource:
         self.engine = engine
         self.name = name or engine.config.name
         self.address = "embedded"
+        self.kind = "engine"
+        self.offers = ENGINE_OFFERS
 
     async def _call(self, fn, *args, **kwargs):
         try:
@@ -136,6 +146,9 @@ class LocalSource:
     async def mark_alert_read(self, alert_id: int, read: bool = True) -> None:
         await self._call(self.engine.mark_alert_read, alert_id, read)
 
+    async def health(self) -> Health:
+        return await self._call(self.engine.health)
+
     async def run_job(self, name: str) -> dict[str, Any]:
         try:
             return await self._call(self.engine.run_job, name)
@@ -150,18 +163,42 @@ class LocalSource:
 
 
 class RemoteSource:
-    """An engine elsewhere, over its HTTP API. Follows /events by cursor with long polls."""
+    """An engine elsewhere, over its HTTP API. Follows /events by cursor with long polls.
+
+    Or a Flask app with Monitor(app): on connecting it asks the far side what it offers (the app
+    answers at /monitoring/chute/ with the engine API's shapes underneath); what an app does not
+    have (files, events, schedules, backups) is empty here, and the view hides it."""
 
     def __init__(self, url: str, token: str | None, name: str | None = None, timeout: float = 10.0) -> None:
         self.url = url.rstrip("/")
         self.address = self.url
         parsed = httpx.URL(self.url)
-        self.name = name or (f"{parsed.host}:{parsed.port}" if parsed.port else parsed.host) or self.url
+        self._default_name = (f"{parsed.host}:{parsed.port}" if parsed.port else parsed.host) or self.url
+        self.name = name or self._default_name
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._has_token = bool(token)  # an open monitored app needs none
         self._timeout = timeout
         self._client = httpx.AsyncClient(base_url=self.url, headers=headers, timeout=timeout)
         self.bytes_received = 0
         self.requests_made = 0
+        self.kind = "engine"
+        self.offers = ENGINE_OFFERS
+        self._api = "/api/v1"
+        self._learned = False
+
+    async def _learn(self) -> None:
+        """Engine or app? Asked once, on the first snapshot (the feed's first call)."""
+        if self._learned:
+            return
+        # An engine answers its JSON 404 (None here); a refused token or a dead link raises.
+        doc = await self._request("GET", f"{APP_ROOT}/", missing_ok=True)
+        if isinstance(doc, dict) and doc.get("kind") == "app" and isinstance(doc.get("offers"), list):
+            self.kind = "app"
+            self.offers = frozenset(doc["offers"])
+            self._api = APP_ROOT
+            if not self.name or self.name == self._default_name:
+                self.name = str(doc.get("name") or self.name)
+        self._learned = True
 
     async def _get(
         self, path: str, params: dict | None = None, timeout: float | None = None, need: tuple[str, ...] = ()
@@ -194,6 +231,12 @@ class RemoteSource:
             len(k) + len(v) + 4 for k, v in response.headers.items()
         )
         status = response.status_code
+        if status == 401 and not self._has_token:
+            raise SourceError(
+                f"{self.url} needs a token (401): give it with --token-file or CHUTE_TOKEN, or token_file or "
+                "token_env in the engines file",
+                "needs a token (401)",
+            )
         if status == 401:
             raise SourceError(
                 f"{self.url} refused the token (401): check the engine's token (token_file, --token-file or "
@@ -229,23 +272,32 @@ class RemoteSource:
             ) from exc
 
     async def snapshot(self) -> Snapshot:
-        return self._parse(Snapshot, await self._get("/api/v1/snapshot"), "/api/v1/snapshot")
+        await self._learn()
+        path = f"{self._api}/snapshot"
+        return self._parse(Snapshot, await self._get(path), path)
 
     async def history(self, minutes: int = 60) -> list[MinutePoint]:
-        doc = await self._get("/api/v1/history", {"minutes": minutes}, need=("minutes",))
-        return [self._parse(MinutePoint, p, "/api/v1/history") for p in doc["minutes"]]
+        path = f"{self._api}/history"
+        doc = await self._get(path, {"minutes": minutes}, need=("minutes",))
+        return [self._parse(MinutePoint, p, path) for p in doc["minutes"]]
 
     async def files(self, state=None, kind=None, q=None, limit=100, before=None) -> FilePage:
+        if "files" not in self.offers:
+            return FilePage(items=[], next_before=None)
         params = {"state": state, "kind": kind, "q": q, "limit": limit, "before": before}
         doc = await self._get("/api/v1/files", {k: v for k, v in params.items() if v is not None})
         return self._parse(FilePage, doc, "/api/v1/files")
 
     async def file(self, file_id: int) -> FileDetail | None:
+        if "files" not in self.offers:
+            return None
         path = f"/api/v1/files/{int(file_id)}"
         doc = await self._request("GET", path, missing_ok=True)
         return None if doc is None else self._parse(FileDetail, doc, path)
 
     async def retry(self, ids: list[int]) -> RetryResult:
+        if "files" not in self.offers:
+            raise SourceError(f"{self.name} is an app: it has no files to retry", "an app has no files")
         doc = await self._request("POST", "/api/v1/files/retry", json={"ids": [int(i) for i in ids]})
         try:
             return RetryResult(retried=doc["retried"], skipped={int(k): v for k, v in doc["skipped"].items()})
@@ -255,6 +307,9 @@ class RemoteSource:
             ) from exc
 
     async def events(self, since: int, wait: float = 0.0) -> tuple[list[Event], int]:
+        if "events" not in self.offers:
+            await asyncio.sleep(wait)  # nothing to follow: the feed's snapshots carry the news
+            return [], since
         # A long poll answers within `wait`: a few seconds more without an answer is a stalled link.
         doc = await self._get(
             "/api/v1/events", {"since": since, "wait": wait}, timeout=wait + 3.0, need=("events", "last")
@@ -262,27 +317,49 @@ class RemoteSource:
         return [self._parse(Event, e, "/api/v1/events") for e in doc["events"]], doc["last"]
 
     async def endpoints(self) -> list[EndpointStats]:
-        path = "/api/v1/requests/endpoints"
+        path = f"{self._api}/requests/endpoints"
         doc = await self._get(path, need=("endpoints",))
         return [self._parse(EndpointStats, e, path) for e in doc["endpoints"]]
 
     async def recent_requests(self, limit: int = 50) -> list[RequestRecord]:
-        path = "/api/v1/requests/recent"
+        path = f"{self._api}/requests/recent"
         doc = await self._get(path, {"limit": limit}, need=("requests",))
         return [self._parse(RequestRecord, r, path) for r in doc["requests"]]
 
     async def alerts(self, limit: int = 100) -> tuple[list[Alert], int]:
-        doc = await self._get("/api/v1/alerts", {"limit": limit}, need=("alerts", "unread"))
-        return [self._parse(Alert, a, "/api/v1/alerts") for a in doc["alerts"]], doc["unread"]
+        if "alerts" not in self.offers:
+            return [], 0
+        path = f"{self._api}/alerts"
+        doc = await self._get(path, {"limit": limit}, need=("alerts", "unread"))
+        return [self._parse(Alert, a, path) for a in doc["alerts"]], doc["unread"]
 
     async def mark_alert_read(self, alert_id: int, read: bool = True) -> None:
-        await self._request("POST", f"/api/v1/alerts/{int(alert_id)}/read", json={"read": read})
+        await self._request("POST", f"{self._api}/alerts/{int(alert_id)}/read", json={"read": read})
+
+    async def health(self) -> Health:
+        """health+json; a failing far side answers 503 with the same document."""
+        path = "/health" if self.kind == "engine" else f"{self._api}/health"
+        try:
+            response = await self._client.get(path)
+        except httpx.HTTPError as exc:
+            raise _unreachable(self.url, exc) from exc
+        try:
+            doc = response.json()
+            return Health(status=doc["status"], checks=doc.get("checks", {}))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise SourceError(
+                f"{self.url}{path}: no health+json ({response.status_code})", "no health"
+            ) from exc
 
     async def run_job(self, name: str) -> dict[str, Any]:
-        path = {"backup": "/api/v1/backups", "report": "/api/v1/reports"}[name]
-        return await self._request("POST", path, timeout=300)
+        offer = {"backup": "backups", "report": "reports"}[name]
+        if offer not in self.offers:
+            raise SourceError(f"{self.name} has no {offer} (an app without an engine)", f"no {offer}")
+        return await self._request("POST", f"{self._api}/{offer}", timeout=300)
 
     async def workers(self) -> list[WorkerInfo]:
+        if self.kind == "app":
+            return []  # an app has no cluster
         # An engine from before the cluster has no such route (a chute 404): it has no workers.
         doc = await self._request("GET", "/api/v1/workers", missing_ok=True)
         if doc is None:

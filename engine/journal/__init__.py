@@ -36,17 +36,18 @@ from .schema import MIGRATIONS, SCHEMA_VERSION
 
 
 class Journal:
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, root: Path | str | None = None) -> None:
+        """`root`: the engine's root, under which the files store keeps paths relative."""
         self.db = Database(path)
         self.events = EventStore(self.db)
-        self.files = FileStore(self.db, self.events)
+        self.files = FileStore(self.db, self.events, Path(root) if root is not None else None)
         self.figures = FileFigures(self.db)
         self.reports = ReportQueries(self.db, self.files)
         self.alerts = AlertStore(self.db)
         self.jobs = JobStore(self.db, self.events)
         self.outbox = OutboxStore(self.db)
         self.kv = KeyValueStore(self.db)
-        self.repair = RepairStore(self.db)
+        self.repair = RepairStore(self.db, self.files)
 
     @property
     def path(self) -> Path:

@@ -54,6 +54,15 @@ class EventStore:
         ).fetchall()
         return _events(rows)
 
+    def of_type(self, type_: str, since: int, upto: int, limit: int = 1000) -> list[Event]:
+        """Events of one type with since < id <= upto, oldest first (a reader's cursor walks on)."""
+        rows = self._db.reader.execute(
+            "SELECT id, ts, type, file_id, message, data FROM events WHERE id>? AND id<=? AND type=? "
+            "ORDER BY id LIMIT ?",
+            (since, upto, type_, limit),
+        ).fetchall()
+        return _events(rows)
+
     def for_file(self, file_id: int, since: int = 0, limit: int = 500) -> list[Event]:
         rows = self._db.reader.execute(
             "SELECT id, ts, type, file_id, message, data FROM events WHERE file_id=? AND id>? ORDER BY id "

@@ -1,10 +1,17 @@
-"""The files and attempts tables: each file's way from the inbox to its place, and its reads."""
+"""The files and attempts tables: each file's way from the inbox to its place, and its reads.
+
+Paths (src, dest) are stored relative to the engine's root when they lie under it, so a journal
+restored under another root points at the new root's files, never the old one's. This store is
+the one place that converts: callers hand in and get back absolute paths. Journals written with
+absolute paths are converted when they are opened (relocate()).
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import time
+from pathlib import Path
 
 from ..model import (
     ACTIVE_STATES,
@@ -36,18 +43,58 @@ LATENCY_FROM = (
 )
 
 
-def file_record(row: tuple) -> FileRecord:
-    """A FileRecord from a row of FILE_COLUMNS."""
-    r = list(row)
-    r[1] = py_path(r[1])
-    r[14] = py_path(r[14])
-    return FileRecord(*r)
-
-
 class FileStore:
-    def __init__(self, db: Database, events: EventStore) -> None:
+    def __init__(self, db: Database, events: EventStore, root: Path | None = None) -> None:
         self._db = db
         self._events = events
+        # Without a root (a journal opened on its own), paths are stored and returned as given.
+        self._root = os.path.abspath(root) if root is not None else None
+        if self._root is not None:
+            self.relocate(self._root)
+
+    # --- paths: relative to the root in the journal, absolute outside it -----------------------
+
+    def to_db(self, path: str | None) -> str | bytes | None:
+        """A path as the journal keeps it: relative to the root when under it."""
+        if path is not None and self._root is not None and os.path.isabs(path):
+            rel = os.path.relpath(path, self._root)
+            if not rel.startswith(".."):
+                path = rel
+        return db_path(path)
+
+    def from_db(self, value: str | bytes | None) -> str | None:
+        """A path from the journal, absolute again."""
+        path = py_path(value)
+        if path is not None and self._root is not None and not os.path.isabs(path):
+            return os.path.join(self._root, path)
+        return path
+
+    def relocate(self, old_root: Path | str) -> int:
+        """Store paths under `old_root` relative to it (the root they belong to now); returns how
+        many rows changed. Paths outside it are left as they are."""
+        prefix = os.path.abspath(old_root).rstrip("/") + "/"
+        raw = os.fsencode(prefix)
+        changed = 0
+        with self._db.tx() as c:
+            for column in ("src", "dest"):
+                # TEXT paths by range (no LIKE wildcards to escape); undecodable ones are BLOBs.
+                changed += c.execute(
+                    f"UPDATE files SET {column} = substr({column}, ?) WHERE {column} >= ? AND {column} < ?",
+                    (len(prefix) + 1, prefix, prefix[:-1] + "0"),
+                ).rowcount
+                changed += c.execute(
+                    f"UPDATE files SET {column} = substr({column}, ?) "
+                    f"WHERE typeof({column}) = 'blob' AND substr({column}, 1, ?) = ?",
+                    (len(raw) + 1, len(raw), raw),
+                ).rowcount
+        return changed
+
+    def _record(self, row: tuple) -> FileRecord:
+        """A FileRecord from a row of FILE_COLUMNS."""
+        r = list(row)
+        r[1] = py_path(r[1])
+        r[14] = self.from_db(r[14])
+        return FileRecord(*r)
 
     # --- the pipeline's writes, in the order a file meets them ----------------------------------
 
@@ -62,7 +109,16 @@ class FileStore:
                 "INSERT INTO files(id, name, src, src_ino, state, size, arrived_at, updated_at) "
                 "VALUES (?,?,?,?,?,?,?,?)",
                 [
-                    (first + i, db_path(a.name), db_path(a.src), a.ino, QUEUED, a.size, a.arrived_at, now)
+                    (
+                        first + i,
+                        db_path(a.name),
+                        self.to_db(a.src),
+                        a.ino,
+                        QUEUED,
+                        a.size,
+                        a.arrived_at,
+                        now,
+                    )
                     for i, a in enumerate(arrivals)
                 ],
             )
@@ -94,7 +150,7 @@ class FileStore:
                         o.error_kind,
                         o.reason,
                         o.duration,
-                        db_path(o.dest),
+                        self.to_db(o.dest),
                         now,
                         o.id,
                     )
@@ -198,7 +254,7 @@ class FileStore:
                 )
                 name = py_path(row[0])
                 self._events.write(c, [(now, "retry_requested", fid, name, None)])
-                done.append(RetryMove(fid, name, py_path(row[1])))
+                done.append(RetryMove(fid, name, self.from_db(row[1])))
         return done
 
     # --- faults: what could not be moved, and claims undone -----------------------------------
@@ -249,11 +305,14 @@ class FileStore:
             f"meta, error_kind, reason FROM files WHERE state IN ({marks}) ORDER BY id",
             ACTIVE_STATES,
         ).fetchall()
-        return [ActiveRow(r[0], py_path(r[1]), py_path(r[2]), *r[3:6], py_path(r[6]), *r[7:]) for r in rows]
+        return [
+            ActiveRow(r[0], py_path(r[1]), self.from_db(r[2]), *r[3:6], self.from_db(r[6]), *r[7:])
+            for r in rows
+        ]
 
     def dests_in(self, folder: str) -> list[str]:
         """Destinations the journal holds directly inside `folder`."""
-        prefix = folder.rstrip("/") + "/"
+        prefix = py_path(self.to_db(folder.rstrip("/"))) + "/"
         read = self._db.reader
         rows = read.execute(
             "SELECT dest FROM files WHERE dest >= ? AND dest < ?", (prefix, prefix[:-1] + "0")
@@ -263,7 +322,7 @@ class FileStore:
         rows += read.execute(
             "SELECT dest FROM files WHERE typeof(dest) = 'blob' AND substr(dest, 1, ?) = ?", (len(raw), raw)
         ).fetchall()
-        return [d for d in (py_path(r[0]) for r in rows) if "/" not in d[len(prefix) :]]
+        return [self.from_db(d) for d in (py_path(r[0]) for r in rows) if "/" not in d[len(prefix) :]]
 
     def find_done_by_sha(self, sha256: str, exclude_id: int) -> int | None:
         row = self._db.reader.execute(
@@ -299,7 +358,7 @@ class FileStore:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY id DESC LIMIT ?"
         args.append(limit)
-        return [file_record(r) for r in self._db.reader.execute(sql, args).fetchall()]
+        return [self._record(r) for r in self._db.reader.execute(sql, args).fetchall()]
 
     def detail(self, file_id: int) -> FileDetail | None:
         """One file with its result's meta, its attempts and its events."""
@@ -309,7 +368,7 @@ class FileStore:
         if row is None:
             return None
         return FileDetail(
-            file=file_record(row[:-1]),
+            file=self._record(row[:-1]),
             meta=json.loads(row[-1]) if row[-1] else {},
             attempts=self.attempts(file_id),
             events=self._events.for_file(file_id),

@@ -22,7 +22,7 @@ class JobStore:
             )
 
     def finished(self, name: str, at: float, outcome: str, duration: float, message: str) -> None:
-        """outcome: ok | failed."""
+        """outcome: ok | failed | interrupted."""
         with self._db.tx() as c:
             c.execute(
                 "UPDATE jobs SET last_finished_at=?, last_outcome=?, last_duration=?, last_message=?, "

@@ -26,16 +26,18 @@ class OutboxStore:
                 (channel, now, encode_json(payload), now),
             ).lastrowid
 
-    def due(self, now: float, limit: int = 20) -> list[OutboxItem]:
+    def due(self, now: float, channel: str, limit: int = 20) -> list[OutboxItem]:
+        """A channel's items due by `now`, oldest first (each channel reads only its own)."""
         rows = self._db.reader.execute(
-            f"SELECT {COLUMNS} FROM outbox WHERE state='pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
-            (now, limit),
+            f"SELECT {COLUMNS} FROM outbox WHERE state='pending' AND channel=? AND next_attempt_at <= ? "
+            "ORDER BY id LIMIT ?",
+            (channel, now, limit),
         ).fetchall()
         return [_item(r) for r in rows]
 
-    def next_due(self) -> float | None:
+    def next_due(self, channel: str) -> float | None:
         return self._db.reader.execute(
-            "SELECT min(next_attempt_at) FROM outbox WHERE state='pending'"
+            "SELECT min(next_attempt_at) FROM outbox WHERE state='pending' AND channel=?", (channel,)
         ).fetchone()[0]
 
     def done(self, item_id: int, state: str, error: str | None = None, next_at: float | None = None) -> None:

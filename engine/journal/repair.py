@@ -8,6 +8,7 @@ from typing import Any
 
 from .codec import db_path, encode, py_path
 from .db import Database
+from .files import FileStore
 
 
 @dataclass(frozen=True)
@@ -23,14 +24,16 @@ class RowPlace:
 
 
 class RepairStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, files: FileStore) -> None:
         self._db = db
+        self._files = files  # the one place paths are converted (relative to the root)
 
     def places(self) -> list[RowPlace]:
         rows = self._db.reader.execute(
             "SELECT id, name, state, src, dest, error_kind FROM files ORDER BY id"
         ).fetchall()
-        return [RowPlace(i, py_path(n), s, py_path(src), py_path(d), e) for i, n, s, src, d, e in rows]
+        path = self._files.from_db
+        return [RowPlace(i, py_path(n), s, path(src), path(d), e) for i, n, s, src, d, e in rows]
 
     def rebuild(self, records: list[dict[str, Any]]) -> list[int]:
         """Insert rows rebuilt from sidecars; a record keeps its id unless another row has it."""
@@ -50,7 +53,7 @@ class RepairStore:
                     (
                         fid,
                         db_path(r["name"]),
-                        db_path(r["dest"]),
+                        self._files.to_db(r["dest"]),
                         r["state"],
                         r.get("kind"),
                         r.get("size"),
@@ -62,7 +65,7 @@ class RepairStore:
                         now,
                         when,
                         r.get("duration"),
-                        db_path(r["dest"]),
+                        self._files.to_db(r["dest"]),
                         encode(r.get("found") or {}),
                     ),
                 )

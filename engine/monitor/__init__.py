@@ -2,6 +2,7 @@
 
 from .collector import Collector, HealthThresholds
 from .flask_ext import Monitor
+from .shapes import HealthLevels
 from .sketch import Sketch
 
-__all__ = ["Collector", "HealthThresholds", "Monitor", "Sketch"]
+__all__ = ["Collector", "HealthLevels", "HealthThresholds", "Monitor", "Sketch"]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from math import ceil, log
 from typing import Any
 
+from ..model import worst
 from .sketch import MIN_VALUE, Sketch, inv_log_gamma
 
 _INV_LOG_GAMMA = inv_log_gamma()  # the default sketches' (every sketch here is one)
@@ -292,34 +293,49 @@ class Collector:
 
     def health(self, t: HealthThresholds = HealthThresholds()) -> dict[str, Any]:
         w = self.stats()["windows"]["5m"]
-        status = "pass"
-        notes = []
+        # Each check carries its own status; the overall one is the worse of the two.
+        errors = latency = "pass"
+        p95 = w["p95"] or 0.0
         if w["count"] >= t.min_requests:
-            if w["error_rate"] >= t.fail_error_rate:
-                status = "fail"
-            elif w["error_rate"] >= t.warn_error_rate:
-                status = "warn"
-            p95 = w["p95"] or 0.0
-            if p95 >= t.fail_p95:
-                status = "fail"
-            elif p95 >= t.warn_p95 and status == "pass":
-                status = "warn"
-            notes.append(
-                f"{w['count']} requests in 5 min, {w['error_rate']:.1%} errors, p95 {p95 * 1000:.0f} ms"
-            )
+            errors = _grade(w["error_rate"], t.warn_error_rate, t.fail_error_rate)
+            latency = _grade(p95, t.warn_p95, t.fail_p95)
+            note = f"{w['count']} requests in 5 min, {w['error_rate']:.1%} errors, p95 {p95 * 1000:.0f} ms"
         else:
-            notes.append(f"only {w['count']} requests in 5 min; not judged below {t.min_requests}")
+            note = f"only {w['count']} requests in 5 min; not judged below {t.min_requests}"
         return {
-            "status": status,
+            "status": worst([errors, latency]),
             "checks": {
                 "http:errors": [
                     {
-                        "status": status,
+                        "status": errors,
                         "observedValue": w["error_rate"],
                         "observedUnit": "ratio",
-                        "output": "; ".join(notes),
+                        "output": note,
                     }
                 ],
-                "http:latency-p95": [{"status": status, "observedValue": w["p95"], "observedUnit": "s"}],
+                "http:latency-p95": [{"status": latency, "observedValue": w["p95"], "observedUnit": "s"}],
             },
         }
+
+    def now(self) -> float:
+        """This collector's clock (tests give it a fake one)."""
+        return self._clock()
+
+    def totals(self) -> list[dict[str, Any]]:
+        """Each route since start, without the windows (no sketch merging: cheap to poll)."""
+        with self._lock:
+            return [
+                {
+                    "route": r.route,
+                    "errors": r.errors,
+                    "status": dict(r.status),
+                    "methods": dict(r.methods),
+                    "exceptions": {k: v[0] for k, v in r.exceptions.items()},
+                    "latency": r.total.copy(),
+                }
+                for r in self._routes.values()
+            ]
+
+
+def _grade(value: float, warn: float, fail: float) -> str:
+    return "fail" if value >= fail else "warn" if value >= warn else "pass"

@@ -2,6 +2,9 @@
 gather company, then one message goes out saying how many; later news in the group goes out at
 most every `group_interval`; a condition still active is repeated after `repeat_interval`.
 500 failures in a minute make one message that says 500, not 500 messages.
+
+The groups can be saved and loaded (state()/load()): the notifier keeps them in the journal, so
+alerts gathering in group_wait when the engine restarts go out after the start.
 """
 
 from __future__ import annotations
@@ -10,7 +13,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -53,6 +57,21 @@ class Alerter:
         self.clock = clock
         self._groups: dict[str, Group] = {}
         self._lock = threading.Lock()
+        self._changed = False
+
+    def state(self, force: bool = False) -> list[dict[str, Any]] | None:
+        """The groups as plain data if they changed since the last call (None: unchanged)."""
+        with self._lock:
+            if not (self._changed or force):
+                return None
+            self._changed = False
+            return [{**asdict(g), "samples": list(g.samples)} for g in self._groups.values()]
+
+    def load(self, groups: list[dict[str, Any]]) -> None:
+        with self._lock:
+            for g in groups:
+                samples = deque(g.pop("samples"), maxlen=10)
+                self._groups[g["key"]] = Group(**g, samples=samples)
 
     def raise_(self, key: str, kind: str, severity: str, title: str, line: str, count: int = 1) -> None:
         with self._lock:
@@ -66,12 +85,14 @@ class Alerter:
             g.title = title
             g.severity = severity
             g.samples.append(line)
+            self._changed = True
 
     def set_active(self, key: str, active: bool) -> None:
         with self._lock:
             g = self._groups.get(key)
-            if g is not None:
+            if g is not None and g.active != active:
                 g.active = active
+                self._changed = True
 
     def due(self) -> list[Flush]:
         now = self.clock()
@@ -97,6 +118,7 @@ class Alerter:
                         g.pending = 0
                         g.samples.clear()
                         g.last_sent_at = now
+                        self._changed = True
                 elif g.active and g.last_sent_at is not None and now - g.last_sent_at >= self.repeat_interval:
                     out.append(
                         Flush(
@@ -111,4 +133,5 @@ class Alerter:
                         )
                     )
                     g.last_sent_at = now
+                    self._changed = True
         return out

@@ -1,13 +1,18 @@
 """The notifier: raises alerts (files failing, jobs failing, health warn/fail, HTTP error bursts),
-groups them, records them in the alert centre and queues them in the journaled outbox; a second
-thread delivers the outbox to Discord and email with the retry rules each answer calls for.
+groups them, records them in the alert centre and queues them in the journaled outbox; each
+channel (Discord, email) delivers its part of the outbox on its own thread (delivery.py) with the
+retry rules each answer calls for.
 
-Nothing here runs on the pipeline's threads except `files_failed`, which only counts in memory.
+Failed files are read from the journal's "failed" events, behind a cursor. The cursor and the
+groups being gathered are saved together in the journal (kv "alert_groups") each tick and at
+stop, so a restart (even a kill -9) during group_wait loses no alert and counts none twice: the
+next start goes on from the saved cursor. Nothing here runs on the pipeline's threads.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 import time
@@ -16,16 +21,21 @@ from typing import TYPE_CHECKING
 from ..config import Config
 from ..journal import JournalError
 from .alerter import Alerter, Flush
-from .discord import Delivery, DiscordSender, embed
-from .email import EmailSender
+from .delivery import ChannelDelivery
+from .discord import DiscordSender, embed
+from .email import EmailSender, new_message_id
 from .secrets import discord_webhook, guard_logs, smtp_password
 
 if TYPE_CHECKING:
     from ..engine import Engine
 
 log = logging.getLogger(__name__)
-MAX_BACKOFF = 600.0
-GIVE_UP_AFTER = 7 * 86400
+GROUPS_KEY = "alert_groups"
+
+
+def _key(secret: str) -> str:
+    """Names a webhook URL without holding it."""
+    return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()[:16]
 
 
 class Notifier:
@@ -42,9 +52,9 @@ class Notifier:
         self.discord = DiscordSender(url, d.timeout) if url else None
         if url:
             guard_logs(url)
-        # Identifies the webhook without holding the secret: a new URL (even on the same host) is a
-        # new key, so a webhook Discord refused stays off only until the URL changes.
-        self._discord_key = "sha256:" + hashlib.sha256(url.encode()).hexdigest()[:16] if url else None
+        # A new URL (even on the same host) is a new key, so a webhook Discord refused stays off
+        # only until the URL changes.
+        self._discord_key = _key(url) if url else None
         e = config.email
         self.email = (
             EmailSender(e, smtp_password(config), str(config.relative(e.ca_file)) if e.ca_file else None)
@@ -52,18 +62,45 @@ class Notifier:
             else None
         )
         self._stop = threading.Event()
-        self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.channels: dict[str, ChannelDelivery] = {}
+        if self.discord is not None:
+            self.channels["discord"] = ChannelDelivery(
+                "discord",
+                self.discord.send,
+                self.journal,
+                f"discord_disabled:{self._discord_key}",
+                "Discord webhook refused",
+                retry_base,
+                self._stop,
+            )
+        if self.email is not None:
+            # The refusal of a login lasts for this run: no hash of a password goes in the journal.
+            self.channels["email"] = ChannelDelivery(
+                "email", self.email.send, self.journal, None, "email login refused", retry_base, self._stop
+            )
+        self._cursor = 0  # the last journal event read for failures
+        self._saved_cursor = 0
+        self._resume()
         self._health = "pass"
         self._bad_checks: set[str] = set()
         self._http_burst = False
 
     # --- raising ------------------------------------------------------------------------------
 
-    def files_failed(self, outcomes) -> None:
-        failed = [o for o in outcomes if o.target_state == "failed"]
-        for o in failed:
-            self.alerter.raise_("files_failed", "files_failed", "warning", "{n} file(s) failed", o.message)
+    def _read_failures(self) -> None:
+        """Raise the files that failed since the cursor, as the journal recorded them."""
+        if self.journal.db.identity_problem():
+            return  # the journal is gone: reading would create an empty file in its place
+        events = self.journal.events
+        upto = self.journal.last_event_id
+        while self._cursor < upto:
+            batch = events.of_type("failed", self._cursor, upto)
+            for e in batch:
+                self.alerter.raise_(
+                    "files_failed", "files_failed", "warning", "{n} file(s) failed", e.message
+                )
+            self._cursor = batch[-1].id if len(batch) == 1000 else upto
 
     def job_failed(self, name: str, message: str) -> None:
         self.alerter.raise_(f"job:{name}", "job_failed", "critical", f"the {name} job failed", message)
@@ -113,25 +150,61 @@ class Notifier:
     def queue_email(self, subject: str, text: str, html: str | None) -> bool:
         if self.email is None:
             return False
-        self.journal.outbox.add("email", {"subject": subject, "text": text, "html": html})
-        self._wake.set()
+        payload = {
+            "subject": subject,
+            "text": text,
+            "html": html,
+            "created": time.time(),
+            "message_id": new_message_id(self.config.email.sender),
+        }
+        self.journal.outbox.add("email", payload)
+        self.channels["email"].wake()
         return True
 
     # --- threads ------------------------------------------------------------------------------
 
+    def _resume(self) -> None:
+        """The groups and cursor saved by the last run (or, the first time, a cursor at now)."""
+        saved = self.journal.kv.get(GROUPS_KEY)
+        if saved:
+            state = json.loads(saved)
+            self.alerter.load(state["groups"])
+            self._cursor = self._saved_cursor = state["cursor"]
+        else:  # the first start with alerts: failures of this run only, not the journal's past
+            self._cursor = self.journal.last_event_id
+            self._saved_cursor = -1
+            self._save_groups()  # saved now, so a kill later resumes from here
+
     def start(self) -> None:
-        for target, name in ((self._alert_loop, "chute-alerts"), (self._deliver_loop, "chute-deliver")):
-            t = threading.Thread(target=target, name=name, daemon=True)
-            t.start()
-            self._threads.append(t)
+        t = threading.Thread(target=self._alert_loop, name="chute-alerts", daemon=True)
+        t.start()
+        self._threads.append(t)
+        for channel in self.channels.values():
+            channel.thread.start()
+            self._threads.append(channel.thread)
 
     def stop(self) -> None:
         self._stop.set()
-        self._wake.set()
+        for channel in self.channels.values():
+            channel.wake()
         # A send stuck on a hung server must not hold up SIGTERM: what it was sending is still
         # pending in the journaled outbox and goes out after the next start.
         for t in self._threads:
             t.join(3.0)
+        # A lost journal (deleted, replaced) is not touched again: a read would create a new file.
+        if (not self._threads or not self._threads[0].is_alive()) and not self.journal.db.identity_problem():
+            try:
+                self._read_failures()  # the last failures, so the next start has them
+                self._save_groups()
+            except JournalError as exc:
+                log.warning("alert groups not saved at stop: %s", exc)
+
+    def _save_groups(self) -> None:
+        """The groups and the failure cursor, together, when either moved."""
+        groups = self.alerter.state(force=self._cursor != self._saved_cursor)
+        if groups is not None:
+            self.journal.kv.set(GROUPS_KEY, json.dumps({"cursor": self._cursor, "groups": groups}))
+            self._saved_cursor = self._cursor
 
     def _alert_loop(self) -> None:
         next_check = time.monotonic() + self.config.alerts.check_every
@@ -140,62 +213,12 @@ class Notifier:
                 if time.monotonic() >= next_check:
                     next_check = time.monotonic() + self.config.alerts.check_every
                     self._check()
+                self._read_failures()
                 flushes = self.alerter.due()
                 for f in flushes:
                     self._flush(f)
-                if flushes:
-                    self._wake.set()
+                self._save_groups()
+                if flushes and "discord" in self.channels:
+                    self.channels["discord"].wake()
             except Exception:
                 log.exception("raising alerts failed; trying again")
-
-    def _deliver_loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self._deliver_due()
-            except JournalError:
-                if self._stop.is_set():
-                    return  # the engine closed the journal while a send was stuck
-                log.exception("delivering notifications failed; trying again")
-            except Exception:
-                log.exception("delivering notifications failed; trying again")
-            next_due = self.journal.outbox.next_due()
-            wait = 1.0 if next_due is None else min(1.0, max(0.0, next_due - time.time()))
-            self._wake.wait(wait)
-            self._wake.clear()
-
-    def _deliver_due(self) -> None:
-        for item in self.journal.outbox.due(time.time()):
-            item_id, channel, payload, attempts = item.id, item.channel, item.payload, item.attempts
-            if self._stop.is_set():
-                return
-            sender = self.discord if channel == "discord" else self.email if channel == "email" else None
-            if sender is None:
-                continue  # that channel is off now; the item waits for it to come back
-            # A webhook Discord refused stays off until the URL changes (a new key).
-            if channel == "discord" and self.journal.kv.get(f"discord_disabled:{self._discord_key}"):
-                continue
-            result = sender.send({k: v for k, v in payload.items() if k != "webhook"})
-            self._record(item_id, channel, attempts, payload, result)
-
-    def _record(self, item_id: int, channel: str, attempts: int, payload: dict, result: Delivery) -> None:
-        if result.outcome == "sent":
-            self.journal.outbox.done(item_id, "sent")
-            return
-        if result.outcome == "disabled":
-            self.journal.outbox.done(item_id, "pending", result.error)
-            self.journal.kv.set(f"discord_disabled:{self._discord_key}", result.error or "refused")
-            self.journal.alerts.add("notifier", "critical", "Discord webhook refused", result.error or "")
-            log.error("%s", result.error)
-            return
-        if result.outcome == "dead" or attempts * self.retry_base > GIVE_UP_AFTER:
-            self.journal.outbox.done(item_id, "dead", result.error)
-            log.error("%s notification dropped: %s", channel, result.error)
-            return
-        delay = result.delay if result.delay is not None else min(MAX_BACKOFF, self.retry_base * 2**attempts)
-        self.journal.outbox.done(item_id, "pending", result.error, next_at=time.time() + delay)
-        self.journal.events.add(
-            "notify_retry",
-            f"{channel}: {result.error}; next try in {delay:.0f}s",
-            data={"channel": channel, "outbox_id": item_id},
-        )
-        log.warning("%s notification not delivered (%s); retrying in %.0fs", channel, result.error, delay)

@@ -1,8 +1,15 @@
-"""The monitor's cost: a trivial two-route Flask app through the test client, monitored and not,
-in one process, alternating rounds.
+"""The monitor's per-request cost: a trivial two-route Flask app through the test client, in one
+process, rounds rotating which app goes first:
 
-    python tests/bench/bench_monitor.py [--requests 20000] [--rounds 7]
+    plain       Flask alone
+    prometheus  prometheus_flask_exporter (pip install prometheus-flask-exporter)
+    monitor     Monitor(app): the drop-in routes, alerts off
+    alerts      Monitor(app) with alerts, Discord, email and the weekly report on (checks every
+                second, as busy as they get), its threads running
 
+    python tests/bench/bench_monitor.py [--requests 4000] [--rounds 20]
+
+Times are CPU seconds of the whole process, so the alert threads' work counts against "alerts".
 Also: memory after 1,000,000 recorded requests, and the cost of a stats read after 10 requests
 versus after 1,000,000.
 """
@@ -11,15 +18,21 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import statistics
+import sys
+import tempfile
 import time
 import tracemalloc
+from pathlib import Path
 
 from flask import Flask
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the local Discord
 
-def make_app(monitored: bool) -> Flask:
-    app = Flask(f"bench-{monitored}")
+
+def make_app(kind: str, instance: str) -> Flask:
+    app = Flask(f"bench-{kind}", instance_path=instance)
 
     @app.get("/hello")
     def hello():
@@ -29,10 +42,27 @@ def make_app(monitored: bool) -> Flask:
     def item(item: int):
         return {"item": item}
 
-    if monitored:
+    if kind == "prometheus":
+        from prometheus_client import CollectorRegistry
+        from prometheus_flask_exporter import PrometheusMetrics
+
+        PrometheusMetrics(app, registry=CollectorRegistry())
+    elif kind == "monitor":
         from chute.engine.monitor import Monitor
 
-        Monitor(app, add_routes=False)
+        Monitor(app)
+    elif kind == "alerts":
+        from chute.engine.monitor import Monitor
+
+        monitor = Monitor(
+            app,
+            alerts=True,
+            discord={"group_wait": 1.0},
+            email={"host": "127.0.0.1", "port": 2525, "security": "none", "to": ["ops@example.com"]},
+            report="monday 09:00",
+            rules={"check_every": 1.0},
+        )
+        monitor.start()
     return app
 
 
@@ -49,34 +79,41 @@ def drive(app: Flask, n: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=4000, help="per app per round")
-    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args()
-    plain, monitored = make_app(False), make_app(True)
-    drive(plain, 2000)
-    drive(monitored, 2000)
-    ratios: list[float] = []
-    plain_t: list[float] = []
-    mon_t: list[float] = []
-    for r in range(args.rounds):
-        # Alternate which goes first (ABBA) and start each from a collected heap, so neither
-        # pays for the other's garbage.
-        order = [(plain, "a"), (monitored, "b")] if r % 2 == 0 else [(monitored, "b"), (plain, "a")]
-        times = {}
-        for app, key in order:
-            gc.collect()
-            times[key] = drive(app, args.requests)
-        a, b = times["a"], times["b"]
-        ratios.append(b / a)
-        plain_t.append(a)
-        mon_t.append(b)
+    from servers import FakeDiscord
+
+    discord = FakeDiscord()
+    os.environ["CHUTE_DISCORD_WEBHOOK"] = discord.url
+    kinds = ["plain", "prometheus", "monitor", "alerts"]
+    with tempfile.TemporaryDirectory() as instance:
+        apps = {k: make_app(k, instance) for k in kinds}
+        for app in apps.values():
+            drive(app, 2000)
+        times: dict[str, list[float]] = {k: [] for k in kinds}
+        ratios: dict[str, list[float]] = {k: [] for k in kinds}
+        for r in range(args.rounds):
+            # Rotate which goes first, and start each from a collected heap, so none pays for
+            # another's garbage or always runs on a warmer cache.
+            order = kinds[r % len(kinds) :] + kinds[: r % len(kinds)]
+            this = {}
+            for k in order:
+                gc.collect()
+                this[k] = drive(apps[k], args.requests)
+            for k in kinds:
+                times[k].append(this[k])
+                ratios[k].append(this[k] / this["plain"])
+        apps["alerts"].extensions["chute_monitor"].stop()
+    discord.close()
     per = 1e6 / args.requests
-    print(f"{args.rounds} alternating rounds of {args.requests} requests per app (CPU time):")
-    print(f"  plain     median {statistics.median(plain_t) * per:6.1f} us/request")
-    print(f"  monitored median {statistics.median(mon_t) * per:6.1f} us/request")
-    print(
-        f"  ratio monitored/plain: median {statistics.median(ratios):.3f}, "
-        f"ratio of medians {statistics.median(mon_t) / statistics.median(plain_t):.3f}"
-    )
+    print(f"{args.rounds} rotating rounds of {args.requests} requests per app (CPU time of the process):")
+    for k in kinds:
+        print(
+            f"  {k:<10} median {statistics.median(times[k]) * per:6.1f} us/request   "
+            f"x{statistics.median(ratios[k]):.3f} of plain (median of per-round ratios)"
+        )
+    alerts_vs_off = [a / m for a, m in zip(times["alerts"], times["monitor"], strict=True)]
+    print(f"  alerts on / off: x{statistics.median(alerts_vs_off):.3f} (median of per-round ratios)")
 
     from chute.engine.monitor import Collector
 

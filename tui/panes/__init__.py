@@ -19,14 +19,15 @@ class PaneSpec:
     title: str
     widget: type[Pane]
     reload_on_show: bool = False  # figures that change without events: reload each time it is shown
+    needs: tuple[str, ...] = ()  # shown only where the source offers one of these (an app has no files)
 
 
 PANES: tuple[PaneSpec, ...] = (
     PaneSpec("overview", "Overview", OverviewPane),
-    PaneSpec("files", "Files", FilesPane),
-    PaneSpec("failures", "Failures", FailuresPane),
-    PaneSpec("requests", "Requests", RequestsPane, reload_on_show=True),
-    PaneSpec("schedules", "Schedules", SchedulesPane, reload_on_show=True),
+    PaneSpec("files", "Files", FilesPane, needs=("files",)),
+    PaneSpec("failures", "Failures", FailuresPane, needs=("files",)),
+    PaneSpec("requests", "Requests", RequestsPane, reload_on_show=True, needs=("requests",)),
+    PaneSpec("schedules", "Schedules", SchedulesPane, reload_on_show=True, needs=("schedules", "alerts")),
 )
 
 __all__ = [

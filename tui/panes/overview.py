@@ -1,5 +1,6 @@
 """Overview: counts by state and kind, the figures of the moment, three sparklines over the last
-hour, and the most recent events.
+hour, and the most recent events. On a monitored Flask app (no files): its HTTP figures of the
+last minute, its health, and HTTP latency and error sparklines.
 
 One definition per number, said on screen: `in queue` is every file not yet final (queued,
 retrying, placing); `latency` is close-of-write (arrival) to placed for the current attempt;
@@ -16,11 +17,12 @@ from collections import deque
 
 from rich.table import Table
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, RichLog, Sparkline, Static
 
-from chute.engine.model import ACTIVE_STATES, Event, MinutePoint, Snapshot, WorkerInfo
+from chute.engine.model import ACTIVE_STATES, Event, Health, MinutePoint, Snapshot, WorkerInfo
 
 from .. import fmt
 from .base import Pane
@@ -45,6 +47,7 @@ WORKER_COLUMNS = (
     Col("failed", "failed", 6, 9, numeric=True),
     Col("seen", "last seen", 9),
 )
+HEALTH_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red"}
 
 
 class Spark(Horizontal):
@@ -74,6 +77,8 @@ class OverviewPane(Pane):
         self._seen_events: deque[int] = deque(maxlen=200)
         self._drawn: tuple | None = None
         self._lines: deque[Text] = deque(maxlen=200)
+        self.app_mode = False
+        self.health: Health | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="overview-top"):
@@ -85,6 +90,9 @@ class OverviewPane(Pane):
         yield Spark("files/min", id="spark-throughput")
         yield Spark("latency p95", id="spark-latency")
         yield Spark("HTTP p95", id="spark-http")
+        errors = Spark("HTTP errors", id="spark-http-errors")
+        errors.display = False  # an app's; an engine's overview keeps its three
+        yield errors
         with Vertical(id="overview-workers"):
             yield Label("workers (by their heartbeats)", classes="section")
             yield KeyedTable(WORKER_COLUMNS, id="workers-table")
@@ -95,8 +103,19 @@ class OverviewPane(Pane):
     def main(self) -> RichLog:
         return self.query_one(RichLog)
 
+    def show_app(self) -> None:
+        """The far side is a Flask app: HTTP figures and health instead of files."""
+        self.app_mode = True
+        for wid in ("#overview-counts", "#spark-throughput", "#spark-latency"):
+            self.query_one(wid).display = False
+        self.query_one("#spark-http-errors").display = True
+
     def watch_snapshot(self, snap: Snapshot | None) -> None:
         if snap is None:
+            return
+        if self.app_mode:
+            self._load_health()
+            self._show_app_now()
             return
         counts = tuple((s, snap.counts.get(s, 0)) for s in SHOWN_STATES)
         kinds = "  ".join(f"{k} {fmt.count(sum(v.values()))}" for k, v in sorted(snap.kinds.items()))
@@ -164,6 +183,36 @@ class OverviewPane(Pane):
         self.query_one("#spark-throughput", Spark).show([float(p.files) for p in series], fmt.count)
         self.query_one("#spark-latency", Spark).show([p.latency_p95 for p in series], fmt.seconds)
         self.query_one("#spark-http", Spark).show([p.http_p95 for p in series], fmt.seconds)
+        self.query_one("#spark-http-errors", Spark).show([float(p.http_errors) for p in series], fmt.count)
+        if self.app_mode:
+            self._show_app_now()
+
+    @work(group="overview-health", exclusive=True)
+    async def _load_health(self) -> None:
+        health = await self.fetch(self.source.health)
+        if health is not None:
+            self.health = health
+            self._show_app_now()
+
+    def _show_app_now(self) -> None:
+        last = self.points[max(self.points)] if self.points else None
+        now = Table.grid(padding=(0, 2))
+        now.add_column(no_wrap=True)
+        now.add_column(justify="right", no_wrap=True)
+        status = self.health.status if self.health is not None else "—"
+        bad = [
+            k for k, v in (self.health.checks if self.health else {}).items() if v[0].get("status") != "pass"
+        ]
+        health = Text(status, style=HEALTH_STYLE.get(status, ""))
+        if bad:
+            health.append(" · " + ", ".join(bad), style="dim")
+        now.add_row("health", health)
+        now.add_row("requests, last full minute", fmt.count(last.http_requests if last else 0))
+        now.add_row("errors, last full minute", fmt.count(last.http_errors if last else 0))
+        now.add_row("HTTP p95, last full minute", fmt.seconds(last.http_p95 if last else None))
+        if self.snapshot is not None:
+            now.add_row("up", fmt.age(self.snapshot.uptime))
+        self.query_one("#overview-now", Static).update(_titled("HTTP", now))
 
     def add_events(self, events: list[Event]) -> None:
         fresh = []

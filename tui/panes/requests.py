@@ -1,7 +1,8 @@
 """Requests: the request monitor's per-endpoint figures and the most recent requests.
 
-The engine's own API (`/api/v1/...`) is left out: most of its traffic is consoles like this one
-polling, which says nothing about the application being watched."""
+The engine's own API (`/api/v1/...`, or a monitored app's `/monitoring/chute/...`) is left out:
+most of its traffic is consoles like this one polling, which says nothing about the application
+being watched."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from textual.widgets import Label
 from chute.engine.model import API_PREFIX, EndpointStats, RequestRecord, RequestWindow
 
 from .. import fmt
+from ..source import APP_ROOT
 from .base import Pane
 from .table import Col, KeyedTable
 
@@ -35,7 +37,7 @@ RECENT_COLUMNS = (
 
 
 def is_own_api(route: str) -> bool:
-    return route.startswith(API_PREFIX)
+    return route.startswith((API_PREFIX, APP_ROOT + "/"))
 
 
 class RequestsPane(Pane):

@@ -50,6 +50,11 @@ class SchedulesPane(Pane):
         if self.readonly:
             self.query_one("#jobs-label", Label).update("schedules")
 
+    def without_backups(self) -> None:
+        """A monitored app: its report is its one job."""
+        if not self.readonly:
+            self.query_one("#jobs-label", Label).update("schedules (o report now)")
+
     @property
     def main(self) -> KeyedTable:
         return self.query_one("#alerts-table", KeyedTable)
