@@ -313,6 +313,7 @@ class RetryMove:
     id: int
     name: str
     src: str
+    attempts: int = 0  # attempts the journal holds already, so the next sidecar counts on from them
 
 
 @dataclass(frozen=True)

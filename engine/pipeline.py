@@ -132,7 +132,8 @@ class _Prepared:
 class WorkItem:
     id: int
     name: str
-    attempts: int  # attempts already made before this one
+    attempts: int  # attempts already made in this claim (transient retries count against the limit)
+    before: int = 0  # attempts of earlier claims (an operator's retry starts a fresh claim)
     prepared: _Prepared | None = None  # set when the fast lane hands it to the slow lane
     big: bool = False  # too big for the fast lane: the slow lane hashes and sniffs it
     scratch: bool = False  # state/tmp/<id> was made for it (most small files need none)
@@ -622,7 +623,10 @@ class Pipeline:
         if exc.transient and item.attempts + 1 < self.cfg.max_attempts and not self._stop.is_set():
             delay = self.cfg.retry_backoff * (2**item.attempts)
             self.files.schedule_retry(outcome, time.time() + delay)
-            self._requeue_later(WorkItem(item.id, item.name, item.attempts + 1, scratch=item.scratch), delay)
+            self._requeue_later(
+                WorkItem(item.id, item.name, item.attempts + 1, before=item.before, scratch=item.scratch),
+                delay,
+            )
             return None
         if exc.kind == "stopped":
             return None  # the engine is stopping; the file stays queued for the next start
@@ -751,7 +755,7 @@ class Pipeline:
 
     def _put(self, r: _Done, now: float) -> None:
         o = r.outcome
-        attempts = r.item.attempts + 1
+        attempts = r.item.before + r.item.attempts + 1
         if o.target_state == FAILED:
             sidecar = (
                 ERROR_SUFFIX,
@@ -864,7 +868,7 @@ class Pipeline:
         lost: list[tuple[int, str]] = []
         for m in moved:
             if self._reclaim(m.id, m.src, None):
-                items.append(WorkItem(m.id, m.name, 0))
+                items.append(WorkItem(m.id, m.name, 0, before=m.attempts))
             else:
                 lost.append((m.id, f"its failed copy {m.src} is gone"))
         if lost:
@@ -888,6 +892,8 @@ class Pipeline:
             return False
         move(src, work)
         Placer.remove_companions(src, (ERROR_SUFFIX,))
+        # Its old name is free again: refiled in the same folder, it keeps it instead of " (1)".
+        self.placer.release(src, (ERROR_SUFFIX,))
         return True
 
     # --- recovery ------------------------------------------------------------------------------

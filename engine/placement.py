@@ -152,6 +152,15 @@ class Placer:
             names.update(wanted)
             return os.path.join(folder, candidate)
 
+    def release(self, path: str, suffixes: tuple[str, ...]) -> None:
+        """Forget a name (and its companions) that a file has vacated, so it can be taken again."""
+        folder, name = os.path.split(path)
+        with self._lock:
+            names = self._names.get(folder)
+            if names is not None:
+                names.difference_update(name + s for s in ("", *suffixes))
+            self._next_n.pop(f"{folder}/{name}", None)
+
     @staticmethod
     def write_new(dest: str, text: str) -> None:
         """Create a companion file whole or not at all; never replaces anything (O_EXCL)."""

@@ -150,6 +150,23 @@ def test_retry_all_failed(engine: Engine):
     assert all(f.attempts == 2 for f in engine.files(state="failed").items)
 
 
+def test_a_retried_file_that_fails_again_keeps_its_name_and_counts_every_attempt(engine: Engine):
+    for i in range(3):
+        drop(engine, f"bad-{i}.json", b"{")
+    wait_for(lambda: engine.snapshot().counts["failed"] == 3, what="3 failures")
+    first = {f.name: f.dest for f in engine.files(state="failed").items}
+    engine.retry_failed()
+    wait_for(
+        lambda: engine.pipeline.idle() and all(f.attempts == 2 for f in engine.files(state="failed").items),
+        what="failing again",
+    )
+    again = {f.name: f.dest for f in engine.files(state="failed").items}
+    assert again == first  # refiled under its own name, not "bad-0 (1).json"
+    for dest in again.values():
+        with open(dest + ".error.txt") as f:
+            assert "Attempts: 2\n" in f.read()
+
+
 class Flaky:
     """Fails with a transient error the first `fail_times` times it sees each file."""
 

@@ -244,7 +244,7 @@ class FileStore:
         done: list[RetryMove] = []
         with self._db.tx() as c:
             for fid in ids:
-                row = c.execute("SELECT name, dest, state FROM files WHERE id=?", (fid,)).fetchone()
+                row = c.execute("SELECT name, dest, state, attempts FROM files WHERE id=?", (fid,)).fetchone()
                 if row is None or row[2] != FAILED or not row[1]:
                     continue
                 c.execute(
@@ -254,7 +254,7 @@ class FileStore:
                 )
                 name = py_path(row[0])
                 self._events.write(c, [(now, "retry_requested", fid, name, None)])
-                done.append(RetryMove(fid, name, self.from_db(row[1])))
+                done.append(RetryMove(fid, name, self.from_db(row[1]), row[3]))
         return done
 
     # --- faults: what could not be moved, and claims undone -----------------------------------
