@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
-from helpers import test_config
+import trustme
+from helpers import served_engine, test_config
 
 from chute.engine import Engine
 
@@ -28,3 +30,26 @@ def make_engine(tmp_path: Path):
 @pytest.fixture
 def engine(make_engine) -> Engine:
     return make_engine()
+
+
+@pytest.fixture(scope="module")
+def ca(tmp_path_factory):
+    """A local certificate authority (trustme) for TLS servers under test."""
+    authority = trustme.CA()
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    authority.cert_pem.write_to_path(str(path))
+    authority.path = str(path)
+    return authority
+
+
+@pytest.fixture
+def served(tmp_path):
+    """An engine serving its API on a loopback port, and an httpx client holding its token."""
+    engine = served_engine(tmp_path / "root")
+    server = engine.server
+    client = httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {server.token}"}, timeout=30
+    )
+    yield engine, server, client
+    client.close()
+    engine.stop()

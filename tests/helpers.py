@@ -82,3 +82,13 @@ def served_engine(root: Path, registry=None, **sections) -> Engine:
     engine.add_service(engine.server)
     engine.start()
     return engine
+
+
+async def until(pilot, predicate, timeout: float = 10.0, what: str = ""):
+    """wait_for for a Textual pilot: polls while the app runs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out waiting for {what or predicate}")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import drop, served_engine, settled, wait_for
+from helpers import drop, served_engine, settled, until, wait_for
 from servers import RedisServer, free_port
 
 from chute.engine import samples
@@ -48,15 +48,6 @@ def source_for(engine, link: str):
     if link == "local":
         return LocalSource(engine)
     return RemoteSource(engine.server.url, engine.server.token, name="remote")
-
-
-async def until(pilot, predicate, timeout: float = 10.0, what: str = ""):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what or predicate}")
 
 
 def header(app) -> str:

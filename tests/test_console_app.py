@@ -5,12 +5,10 @@ alert centre its alerts; same keys, same header."""
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 from flask import Flask
-from helpers import wait_for
+from helpers import until, wait_for
 from servers import ServedApp
 
 from chute.engine.monitor import Monitor
@@ -19,15 +17,6 @@ from chute.tui.source import RemoteSource
 
 FAST = {"wait": 0.3, "snapshot_every": 0.5, "history_every": 1.0, "max_backoff": 1.0}
 RULES = {"check_every": 0.2, "http_min_requests": 5, "http_error_rate": 0.5}
-
-
-async def until(pilot, predicate, timeout: float = 10.0, what: str = ""):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what or predicate}")
 
 
 def cell(app, table_id: str, row_key: str, column: str) -> str:

@@ -13,7 +13,6 @@ from email import policy
 
 import httpx
 import pytest
-import trustme
 from flask import Flask
 from helpers import wait_for
 from servers import FakeDiscord, ServedApp, smtp_server
@@ -23,15 +22,6 @@ from chute.engine.monitor import Monitor
 
 FAST = {"group_wait": 0.3, "group_interval": 0.3, "repeat_interval": 3600.0, "timeout": 2.0}
 RULES = {"check_every": 0.2, "http_min_requests": 5, "http_error_rate": 0.5}
-
-
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory):
-    authority = trustme.CA()
-    path = tmp_path_factory.mktemp("ca") / "ca.pem"
-    authority.cert_pem.write_to_path(str(path))
-    authority.path = str(path)
-    return authority
 
 
 def monitored(instance, **options) -> tuple[Flask, Monitor]:

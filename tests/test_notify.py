@@ -13,7 +13,6 @@ import sys
 import time
 
 import pytest
-import trustme
 from helpers import drop, fresh_env, settled, test_config, wait_for
 from servers import Blackhole, FakeDiscord, Trickle, free_port, smtp_server
 
@@ -25,15 +24,6 @@ from chute.engine.notify.discord import DESCRIPTION_MAX, TOTAL_MAX, DiscordSende
 from chute.engine.notify.email import EmailSender
 
 MSG = {"subject": "chute report", "text": "plain words", "html": "<p>html <b>words</b></p>"}
-
-
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory):
-    authority = trustme.CA()
-    path = tmp_path_factory.mktemp("ca") / "ca.pem"
-    authority.cert_pem.write_to_path(str(path))
-    authority.path = str(path)
-    return authority
 
 
 @pytest.mark.parametrize("mode", ["starttls", "ssl"])

@@ -17,18 +17,6 @@ from chute.engine import samples
 from chute.engine.server.openapi import ROUTES
 
 
-@pytest.fixture
-def served(tmp_path, monkeypatch):
-    engine = served_engine(tmp_path / "root")
-    server = engine.server
-    client = httpx.Client(
-        base_url=server.url, headers={"Authorization": f"Bearer {server.token}"}, timeout=30
-    )
-    yield engine, server, client
-    client.close()
-    engine.stop()
-
-
 def sample_path(path: str, file_id: int, alert_id: int) -> str:
     return path.replace("{id}", str(alert_id if "/alerts/" in path else file_id))
 

@@ -14,25 +14,13 @@ import tracemalloc
 
 import httpx
 import pytest
-from helpers import drop, served_engine, test_config, wait_for
+from helpers import drop, test_config, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
 from chute.engine import Engine
 from chute.engine.monitor.collector import METHODS, Collector
 from chute.engine.server import ServerService
 from chute.engine.server.logfold import WAITRESS_QUEUE, FoldRepeats
-
-
-@pytest.fixture
-def served(tmp_path):
-    engine = served_engine(tmp_path / "root")
-    server = engine.server
-    client = httpx.Client(
-        base_url=server.url, headers={"Authorization": f"Bearer {server.token}"}, timeout=30
-    )
-    yield engine, server, client
-    client.close()
-    engine.stop()
 
 
 def probe_times(client: httpx.Client) -> dict[str, float]:
