@@ -228,7 +228,7 @@ def test_files_retry_vanish_and_undecodable_names(journal):
     place(journal, [outcome(odd, "failed", error_kind="corrupt", reason="x", dest=raw_dest)])
     assert journal.files.dests_in("/root/failed") == [raw_dest], "a BLOB destination is found again"
     moved = journal.files.request_retry([odd, fid, 12345])
-    assert moved == [RetryMove(odd, os.fsdecode(b"caf\xe9.txt"), raw_dest)], "only failed rows move"
+    assert moved == [RetryMove(odd, os.fsdecode(b"caf\xe9.txt"), raw_dest, 1)], "only failed rows move"
     assert {r.id: r.state for r in journal.files.active()}[odd] == "queued"
     assert [e.type for e in journal.events.for_file(odd)][-1] == "retry_requested"
     assert "\ufffd" in journal.events.for_file(odd)[0].message, "messages show undecodable bytes as U+FFFD"
