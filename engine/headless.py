@@ -104,8 +104,12 @@ def announce_server(engine: Engine) -> None:
             server.token_source,
         )
     if sys.stderr.isatty():
-        # A terminal is not a log: show the value so the operator can copy it.
-        print(f"\n  chute attach {server.url} --token {server.token}\n", file=sys.stderr, flush=True)
+        # A terminal is not a log, but argv is public (`ps`): point at the file, never the value.
+        if server.token_source == "env":
+            hint = f"CHUTE_TOKEN=... chute attach {server.url}"
+        else:
+            hint = f"chute attach {server.url} --token-file {server.token_source}"
+        print(f"\n  {hint}\n", file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
