@@ -97,6 +97,7 @@ def test_auth_is_required_on_every_api_route(served):
         ("POST", "/api/v1/files/retry", b'{"ids": []}', "ids: must be a non-empty list"),
         ("POST", "/api/v1/files/retry", b'{"ids": ["1"]}', "every id must be a positive whole number"),
         ("POST", "/api/v1/files/retry", b'{"ids": [true]}', "every id must be a positive whole number"),
+        ("POST", "/api/v1/files/retry", b'{"ids": [1.5]}', "every id must be a positive whole number"),
         ("POST", "/api/v1/files/retry", b'{"state": "done"}', 'only "failed" can be retried'),
         ("POST", "/api/v1/files/retry", b'{"ids": [1], "path": "/etc/passwd"}', "unknown field(s): path"),
         ("POST", "/api/v1/files/x/retry", None, "id: must be a positive whole number"),
@@ -370,3 +371,13 @@ def test_server_stops_with_the_engine_even_mid_long_poll(tmp_path, monkeypatch):
     assert time.monotonic() - t0 < 8
     with pytest.raises(httpx.ConnectError):
         httpx.get(server.url + "/health/live", timeout=2)
+
+
+def test_retry_takes_ids_written_as_whole_floats(served):
+    # JSON Schema's "integer" admits 3.0, and contract testers send it.
+    engine, _server, client = served
+    drop(engine, "bad.json", b"{")
+    rec = settled(engine, "bad.json")
+    answer = client.post("/api/v1/files/retry", json={"ids": [float(rec.id)]})
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["retried"] == [rec.id]

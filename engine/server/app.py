@@ -231,6 +231,8 @@ def api_v1(engine: Engine, wait_in_handler: bool = True) -> Blueprint:
         else:
             if not isinstance(ids, list) or not ids or len(ids) > MAX_IDS:
                 raise bad("ids", f"must be a non-empty list of at most {MAX_IDS} file ids")
+            # JSON does not tell 3 from 3.0, and JSON Schema's "integer" admits both.
+            ids = [int(i) if isinstance(i, float) and i.is_integer() else i for i in ids]
             if not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i <= MAX_ID for i in ids):
                 raise bad("ids", "every id must be a positive whole number")
             result = engine.retry(ids)
