@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -284,7 +285,26 @@ class Outcome:
         return self.meta_json
 
 
-encode_json = json.JSONEncoder(default=str).encode
+def json_encoder(ensure_ascii: bool = True) -> Callable[[Any], str]:
+    """JSON text of journal data and sidecars; values JSON cannot hold are written as their str().
+
+    The C encoder is made once here: JSONEncoder.encode builds a new one for every call,
+    which was most of the cost of the four small documents each file journals.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return json.JSONEncoder(default=str, ensure_ascii=ensure_ascii).encode
+    basestring = json.encoder.encode_basestring_ascii if ensure_ascii else json.encoder.encode_basestring
+
+    def encode(data: Any) -> str:
+        if isinstance(data, str):
+            return basestring(data)
+        return "".join(make({}, str, basestring, None, ": ", ", ", False, False, True)(data, 0))
+
+    return encode
+
+
+encode_json = json_encoder()
 
 
 @dataclass(frozen=True)

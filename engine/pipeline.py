@@ -68,7 +68,7 @@ from .placement import (
     write_name,
 )
 from .processors import Choice, ProcessingError, Registry, Result
-from .processors.base import prefetched, run_inline
+from .processors.base import prefetched, run_data, run_inline
 from .watcher import Candidate
 
 if TYPE_CHECKING:
@@ -503,7 +503,7 @@ class Pipeline:
             if done is not None:
                 results.append(done)
         if results:
-            self._placing.put_many(results)
+            self._place(results)
 
     def _process(self, item: WorkItem) -> _Done | None:
         """One attempt at one file: its result to place, or None when it went elsewhere (the slow
@@ -553,7 +553,6 @@ class Pipeline:
         the file is handed to the slow lane to wait for one, or to the cluster's workers."""
         processor = prep.choice.processor
         path = self.work_path(item.id)
-        workdir = Path(self.tmp_dir, str(item.id))
         dup_of = self.files.find_done_by_sha(prep.sha256, item.id) if self.cfg.duplicates == "mark" else None
         if dup_of is not None:
             return Result(meta={"duplicate_of": dup_of}), DUPLICATE
@@ -575,6 +574,9 @@ class Pipeline:
             )
             return None
         if inline:
+            if prep.data is not None and hasattr(processor, "process_data"):
+                return run_data(processor, prep.data, item.name), DONE
+            workdir = Path(self.tmp_dir, str(item.id))
             with prefetched(path, prep.data):
                 item.scratch = processor.kind not in ("text", "json")  # run_inline makes a dir for these
                 return run_inline(processor, Path(path), item.name, workdir), DONE
@@ -583,6 +585,7 @@ class Pipeline:
             item.prepared = prep
             self._slow.put_many([item])
             return None
+        workdir = Path(self.tmp_dir, str(item.id))
         workdir.mkdir(exist_ok=True)
         item.scratch = True
         return self.runner.run(processor, Path(path), item.name, workdir), DONE
@@ -634,9 +637,9 @@ class Pipeline:
 
     def work_path(self, file_id: int) -> str:
         """state/work/<journal prefix>-<id>: names no other journal (a deleted one) can collide with."""
-        return os.path.join(
-            self.work_dir, f"{self._work_prefix}-{file_id}" if self._work_prefix else str(file_id)
-        )
+        if self._work_prefix:
+            return f"{self.work_dir}/{self._work_prefix}-{file_id}"
+        return f"{self.work_dir}/{file_id}"
 
     # --- place ---------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from .config import Paths
+from .model import json_encoder
 
 META_SUFFIX = ".meta.json"
 ERROR_SUFFIX = ".error.txt"
@@ -113,9 +114,13 @@ class Placer:
         # reservation costs one stat instead of one per companion file.
         self._names: dict[str, set[str]] = {}
         self._next_n: dict[str, int] = {}
+        self._day = (0, "")
 
     def folder(self, target_state: str, kind: str | None, when: float) -> str:
-        day = time.strftime("%Y-%m-%d", time.localtime(when))
+        second = int(when)
+        if second != self._day[0]:  # the date, worked out once a second rather than once a file
+            self._day = (second, time.strftime("%Y-%m-%d", time.localtime(second)))
+        day = self._day[1]
         if target_state == "failed":
             return os.path.join(self.paths.failed, day)
         if target_state == "duplicate":
@@ -142,10 +147,9 @@ class Placer:
             while True:
                 candidate = name if n == 0 else numbered(name, n)
                 wanted = [candidate + s for s in ("", *suffixes)]
-                # The stat guards against files someone else put there since we listed the folder.
-                if not any(w in names for w in wanted) and not os.path.lexists(
-                    os.path.join(folder, candidate)
-                ):
+                # No stat for files someone else put there since the folder was listed: every
+                # placing step refuses an existing name, and the file is then given another.
+                if not any(w in names for w in wanted):
                     break
                 n += 1
             self._next_n[key] = n + 1
@@ -211,7 +215,7 @@ class Placer:
                 pass
 
 
-encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
+encode = json_encoder(ensure_ascii=False)
 
 
 def meta_document(record: dict[str, Any], found_json: str) -> str:

@@ -68,67 +68,85 @@ def describe_mode(mode: int) -> str | None:
     return "not a regular file"
 
 
-def _make_observer(on_overflow: Callable[[], None]):
-    """An inotify observer that never asks for IN_MOVED_FROM (and IN_DELETE).
+# What the watcher acts on, whichever way it hears of it.
+CLOSED, MOVED_IN, OPENED, CLOSED_NO_WRITE, CREATED = "closed", "moved", "opened", "closed_no_write", "created"
+_Heard = tuple[str, str, bool]  # (what happened, name in the inbox, is a directory)
 
-    The engine moves every claimed file out of the inbox. watchdog holds each IN_MOVED_FROM for
-    0.5 s to pair it with an IN_MOVED_TO, and that stalls every event queued behind it: a bare
-    handler that renames files out sees ~250 ms median latency. Without IN_MOVED_FROM in the mask,
-    a rename into the inbox arrives as an unpaired move (a FileMovedEvent with an empty source).
+
+def _inotify_reader(inbox: str, on_heard: Callable[[list[_Heard]], None], on_overflow: Callable[[], None]):
+    """watchdog's inotify binding, read by one thread that hands each read on as one batch.
+
+    watchdog's Observer carries every event through three threads (reader, emitter, dispatcher)
+    and two queues: in a burst that was most of the watcher's CPU and a GIL hand-off per event.
+    Here the thread that reads the inotify descriptor decodes the masks itself. The mask never
+    asks for IN_MOVED_FROM or IN_DELETE (the engine moves every claimed file out: those would be
+    half of all events), nor IN_CREATE: every writer's open() raises IN_OPEN, which already marks
+    a file as being written; what only IN_CREATE would show (hard links, FIFOs, new directories)
+    the periodic scan finds.
     """
-    if not sys.platform.startswith("linux"):
-        from watchdog.observers import Observer
-
-        return Observer()
-    from watchdog.observers.api import BaseObserver
-    from watchdog.observers.inotify import InotifyFullEmitter
     from watchdog.observers.inotify_c import InotifyConstants as C
     from watchdog.observers.inotify_c import InotifyFD
 
-    # No IN_CREATE either: every writer's open() raises IN_OPEN, which already marks a file as
-    # being written; what only IN_CREATE would show (hard links, FIFOs, new directories) the
-    # periodic scan finds. That drops a third of the events a burst costs.
-    mask = C.IN_MOVED_TO | C.IN_CLOSE_WRITE | C.IN_CLOSE_NOWRITE | C.IN_OPEN | C.IN_DELETE_SELF
+    mask = C.IN_MOVED_TO | C.IN_CLOSE_WRITE | C.IN_CLOSE_NOWRITE | C.IN_OPEN
+    kinds = ((C.IN_CLOSE_WRITE, CLOSED), (C.IN_MOVED_TO, MOVED_IN), (C.IN_OPEN, OPENED))
+    kinds += ((C.IN_CLOSE_NOWRITE, CLOSED_NO_WRITE),)
+    overflow, isdir = C.IN_Q_OVERFLOW, C.IN_ISDIR
 
-    class InboxEmitter(InotifyFullEmitter):
-        def queue_event(self, event: FileSystemEvent) -> None:
-            # The emitter adds a DirModifiedEvent for the inbox after most file events; nothing
-            # here uses them, and in a burst they are a third of the observer's work.
-            if event.is_directory and event.event_type == "modified":
-                return
-            super().queue_event(event)
-
-        def get_event_mask_from_filter(self):
-            return type(C.IN_CREATE)(mask)
-
-        def on_thread_start(self) -> None:
-            super().on_thread_start()
-            group = self._inotify
-            original = getattr(group, "on_queue_overflow", None)
-            if original is None:
-                log.warning("inotify overflow detection unavailable; relying on periodic scans")
-                return
-
-            def overflowed() -> None:
-                original()
-                on_overflow()
-
-            group.on_queue_overflow = overflowed
-
-    class InboxObserver(BaseObserver):
-        """watchdog's InotifyObserver with the emitter above: its own inotify descriptor, closed at stop."""
-
+    class InboxReader(InotifyFD):
         def __init__(self) -> None:
-            self.inotify_fd = InotifyFD()
-            self.inotify_fd.start()
-            super().__init__(emitter_class=InboxEmitter, inotify_fd=self.inotify_fd)
+            super().__init__()
+            self.name = "chute-inotify"
+            self.add_callback(os.fsencode(inbox), mask, self, 0)
 
-        def on_thread_stop(self) -> None:
-            super().on_thread_stop()
-            self.inotify_fd.stop()
-            self.inotify_fd.join()
+        # The watch's callback interface: unused, this thread reads the events itself.
+        def on_event(self, event) -> None: ...
+        def on_watch_deleted(self, wd) -> None: ...
+        def on_queue_overflow(self) -> None: ...
 
-    return InboxObserver()
+        def run(self) -> None:
+            while self.should_keep_running():
+                heard: list[_Heard] = []
+                for event in self.read_events():
+                    m = event.mask
+                    if m & overflow:
+                        on_overflow()
+                        continue
+                    if not event.name:
+                        continue  # the inbox itself (removed, unmounted): health checks say so
+                    for bit, kind in kinds:
+                        if m & bit:
+                            heard.append((kind, os.fsdecode(event.name), bool(m & isdir)))
+                            break
+                if heard:
+                    try:
+                        on_heard(heard)
+                    except Exception:  # an odd event must never end the reading
+                        log.exception("watcher failed on %d inotify events", len(heard))
+
+    return InboxReader()
+
+
+def _observer(inbox: str, on_heard: Callable[[list[_Heard]], None]):
+    """Elsewhere than Linux: watchdog's Observer, each event handed on as it comes."""
+    from watchdog.observers import Observer
+
+    names = {"closed": CLOSED, "moved": MOVED_IN, "opened": OPENED}
+    names |= {"closed_no_write": CLOSED_NO_WRITE, "created": CREATED}
+
+    class Handler(FileSystemEventHandler):
+        def dispatch(self, event: FileSystemEvent) -> None:
+            kind = names.get(event.event_type)
+            path = os.fsdecode(event.dest_path if event.event_type == "moved" else event.src_path)
+            if kind is None or not path or os.path.dirname(path) != inbox:
+                return
+            try:
+                on_heard([(kind, os.path.basename(path), event.is_directory)])
+            except Exception:  # an odd event must never kill the observer thread
+                log.exception("watcher failed on %r", event)
+
+    observer = Observer()
+    observer.schedule(Handler(), inbox, recursive=False)
+    return observer
 
 
 class Watcher:
@@ -160,9 +178,10 @@ class Watcher:
     # --- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> None:
-        handler = _Handler(self)
-        self._observer = _make_observer(self._overflowed)
-        self._observer.schedule(handler, self.inbox, recursive=False)
+        if sys.platform.startswith("linux"):
+            self._observer = _inotify_reader(self.inbox, self.heard, self._overflowed)
+        else:
+            self._observer = _observer(self.inbox, self.heard)
         self._observer.start()
         # Scan after the watch is in place, so nothing can fall between the two.
         self.scan()
@@ -184,7 +203,6 @@ class Watcher:
         return (
             self._observer is not None
             and self._observer.is_alive()
-            and all(e.is_alive() for e in self._observer.emitters)
             and all(t.is_alive() for t in self._threads)
         )
 
@@ -200,45 +218,45 @@ class Watcher:
         with self._lock:
             self._pending[path] = None
 
-    # --- events (observer thread) --------------------------------------------------------------
+    # --- events (the reader thread) ------------------------------------------------------------
 
-    def on_event(self, event: FileSystemEvent) -> None:
-        etype = event.event_type
-        path = event.dest_path if etype == "moved" else event.src_path
-        if not path or os.path.dirname(path) != self.inbox:
-            return
-        name = os.path.basename(path)
-        if self._ignored(name):
-            return
-        if event.is_directory:
-            if etype in ("created", "moved"):
-                self._consider(path, name)
-            return
-        if etype == "closed" or etype == "moved":
-            with self._lock:
-                opens = self._opens.pop(path, 0) - 1
-                if opens > 0:  # another writer still holds it
-                    self._opens[path] = opens
-                    self._pending[path] = None
-                    return
-                self._pending.pop(path, None)
-            self._ready_now(path, name)
-        elif etype == "opened":
-            with self._lock:
-                self._opens[path] = self._opens.get(path, 0) + 1
-                self._pending.setdefault(path, None)
-        elif etype == "closed_no_write":
-            with self._lock:
-                opens = self._opens.pop(path, 0) - 1
-                if opens > 0:
-                    self._opens[path] = opens
-        elif etype == "created":
-            with self._lock:
-                self._pending.setdefault(path, None)
-
-    def _ready_now(self, path: str, name: str) -> None:
-        # No stat here: the claim stats it anyway, a moment later (ino=0 means "as it is then").
-        self._on_ready([Candidate(path, name, 0, 0, 0, time.time())])
+    def heard(self, events: list[_Heard]) -> None:
+        """What inotify said since the last read: complete files go on together, as one batch."""
+        ready: list[Candidate] = []
+        dirs: list[str] = []
+        now = time.time()
+        inbox = self.inbox
+        pending, opens = self._pending, self._opens
+        with self._lock:
+            for kind, name, is_dir in events:
+                if self._ignored(name):
+                    continue
+                path = f"{inbox}/{name}"
+                if is_dir:
+                    if kind in (CREATED, MOVED_IN):
+                        dirs.append(name)
+                elif kind is CLOSED or kind is MOVED_IN:
+                    left = opens.pop(path, 0) - 1
+                    if left > 0:  # another writer still holds it
+                        opens[path] = left
+                        pending[path] = None
+                        continue
+                    pending.pop(path, None)
+                    # No stat here: the claim stats it anyway, a moment later (ino=0: "as it is then").
+                    ready.append(Candidate(path, name, 0, 0, 0, now))
+                elif kind is OPENED:
+                    opens[path] = opens.get(path, 0) + 1
+                    pending.setdefault(path, None)
+                elif kind is CLOSED_NO_WRITE:
+                    left = opens.pop(path, 0) - 1
+                    if left > 0:
+                        opens[path] = left
+                elif kind is CREATED:
+                    pending.setdefault(path, None)
+        for name in dirs:
+            self._consider(f"{inbox}/{name}", name)
+        if ready:
+            self._on_ready(ready)
 
     def report(self, name: str, st: os.stat_result) -> None:
         key = (name, st.st_ino)
@@ -352,14 +370,3 @@ class Watcher:
     def pending_count(self) -> int:
         with self._lock:
             return len(self._pending)
-
-
-class _Handler(FileSystemEventHandler):
-    def __init__(self, watcher: Watcher) -> None:
-        self._watcher = watcher
-
-    def dispatch(self, event: FileSystemEvent) -> None:
-        try:
-            self._watcher.on_event(event)
-        except Exception:  # an odd event must never kill the observer thread
-            log.exception("watcher failed on %r", event)

@@ -49,6 +49,7 @@ class FileStore:
         self._events = events
         # Without a root (a journal opened on its own), paths are stored and returned as given.
         self._root = os.path.abspath(root) if root is not None else None
+        self._prefix = self._root.rstrip("/") + "/" if self._root is not None else None
         if self._root is not None:
             self.relocate(self._root)
 
@@ -56,7 +57,11 @@ class FileStore:
 
     def to_db(self, path: str | None) -> str | bytes | None:
         """A path as the journal keeps it: relative to the root when under it."""
-        if path is not None and self._root is not None and os.path.isabs(path):
+        if path is None or self._prefix is None:
+            return db_path(path)
+        if path.startswith(self._prefix) and "/." not in path and "//" not in path:
+            return db_path(path[len(self._prefix) :])  # already normal: relpath's work is done
+        if os.path.isabs(path):
             rel = os.path.relpath(path, self._root)
             if not rel.startswith(".."):
                 path = rel

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +48,11 @@ class Processor(Protocol):
     def process(self, path: Path, name: str, workdir: Path) -> Result: ...
 
 
+# An inline processor may also offer `process_data(data: bytes, name: str) -> Result`: when the
+# engine has read a small file whole (it hashes it anyway), it calls that instead, and the file
+# is neither opened again nor wrapped in Path objects and streams (text and JSON do this).
+
+
 _prefetch = threading.local()
 
 
@@ -81,8 +86,17 @@ def run_inline(processor: Processor, path: Path, name: str, workdir: Path) -> Re
     """Run a processor in this thread; anything it raises becomes a ProcessingError that says what."""
     if processor.kind not in ("text", "json"):
         workdir.mkdir(exist_ok=True)
+    return _guarded(processor, name, processor.process, path, name, workdir)
+
+
+def run_data(processor: Processor, data: bytes, name: str) -> Result:
+    """run_inline for a file already in memory, through the processor's `process_data`."""
+    return _guarded(processor, name, processor.process_data, data, name)
+
+
+def _guarded(processor: Processor, name: str, call: Callable[..., Result], *args: Any) -> Result:
     try:
-        return processor.process(path, name, workdir)
+        return call(*args)
     except ProcessingError:
         raise
     except MemoryError:

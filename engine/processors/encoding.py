@@ -19,6 +19,7 @@ _BOMS = [
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 ]
+_BOM_STARTS = tuple(bom for bom, _ in _BOMS)
 # charset-normalizer names Korean text by the narrowest codec that fits; cp949 is the superset
 # Windows actually writes, so decode with it to accept its extra syllables.
 CHUNK = 1 << 20
@@ -60,8 +61,24 @@ def decode_stream(f: BinaryIO, chunk: int = CHUNK) -> tuple[str, Iterator[str]]:
     control characters at the start).
     """
     first = f.read(chunk)
+    if len(first) < chunk and not first.startswith(_BOM_STARTS):
+        # The whole file and no BOM: most files are UTF-8, decoded here once instead of being
+        # decoded to detect it and again to read it.
+        try:
+            return "utf-8", _whole(first.decode("utf-8"), first)
+        except UnicodeDecodeError:
+            pass
     encoding, why = _detect(first, complete=len(first) < chunk)
     return encoding, _pieces(f, first, encoding, why, chunk)
+
+
+def _whole(text: str, data: bytes) -> Iterator[str]:
+    """The one piece of a whole file decoded as UTF-8, checked as _pieces checks the first."""
+    if "\x00" in text:
+        raise ProcessingError("binary", f"binary content, not text: NUL at offset {data.find(0)}")
+    check_textual(text[:_SAMPLE_CHARS], "utf-8")
+    if text:
+        yield text
 
 
 def _pieces(f: BinaryIO, data: bytes, encoding: str, why: str, chunk: int) -> Iterator[str]:

@@ -16,7 +16,10 @@ class JsonProcessor:
     outputs = ()
 
     def process(self, path: Path, name: str, workdir: Path) -> Result:
-        text, encoding = decode(read_input(path))
+        return self.process_data(read_input(path), name)
+
+    def process_data(self, data: bytes, name: str) -> Result:
+        text, encoding = decode(data)
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:

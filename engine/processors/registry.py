@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from pathlib import PurePath
 
 from .base import ProcessingError, Processor
 from .image import ImageProcessor
@@ -61,7 +60,7 @@ class Registry:
         return registry
 
     def choose(self, name: str, head: bytes) -> Choice:
-        ext = PurePath(name).suffix.lower()
+        ext = _suffix(name)
         by_name = self.by_ext.get(ext)
         sniffed = sniff(head)
         if sniffed is not None and sniffed[0] in self.by_kind:
@@ -83,6 +82,12 @@ class Registry:
             "unsupported",
             f"no processor for {ext or 'names without an extension'} and the content is not text",
         )
+
+
+def _suffix(name: str) -> str:
+    """PurePath(name).suffix.lower(), without building a path for every file."""
+    i = name.rfind(".")
+    return name[i:].lower() if 0 < i < len(name) - 1 else ""
 
 
 _ALIASES = {"jpeg": {"jpg", "jpeg", "jpe", "jfif"}, "tiff": {"tif", "tiff"}}

@@ -33,17 +33,20 @@ from pathlib import Path
 
 WRITER = r"""
 import json, os, sys, time
-inbox, n, rate, out = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
-bad_every = int(sys.argv[5]) if len(sys.argv) > 5 else 0
+inbox, n, rate, out, bad_every, kind = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], int(sys.argv[5]), sys.argv[6]
 closes = {}
-payload = b"the quick brown fox jumps over the lazy dog\n" * 3
+payload = {
+    "txt": b"the quick brown fox jumps over the lazy dog\n" * 3,
+    "csv": b"id,name,amount,when\n" + b"".join(b"%d,item %d,%d.50,2026-11-%02d\n" % (i, i, i * 7, 1 + i % 28) for i in range(40)),
+    "json": b'{"id": 7, "name": "the quick brown fox", "tags": ["a", "b"], "amount": 12.5}',
+}[kind]
 start = time.monotonic()
 for i in range(n):
     if rate:
         due = start + i / rate
         while (left := due - time.monotonic()) > 0:
             time.sleep(left)
-    name = f"f{i:06d}.txt"
+    name = f"f{i:06d}.{kind}"
     fd = os.open(os.path.join(inbox, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     if not (bad_every and i % bad_every == 0):
         os.write(fd, payload)  # every bad_every-th file is left empty: it fails, and alerts fire
@@ -58,7 +61,8 @@ def write_files(inbox: Path, n: int, rate: float, bad_every: int = 0) -> tuple[f
     out = inbox.parent / "closes.json"
     t0 = time.time()
     subprocess.run(
-        [sys.executable, "-c", WRITER, str(inbox), str(n), str(rate), str(out), str(bad_every)], check=True
+        [sys.executable, "-c", WRITER, str(inbox), str(n), str(rate), str(out), str(bad_every), KIND],
+        check=True,
     )
     return t0, json.loads(out.read_text())
 
@@ -108,6 +112,7 @@ def run_baseline(n: int, rate: float) -> dict:
 
 
 WORKERS = 1
+KIND = "txt"  # what the writer writes: txt, csv or json (--kind)
 EXTRA: dict = {}  # more config sections for the engine (--set section.key=value)
 
 
@@ -337,6 +342,12 @@ def main() -> None:
         help="instead: the burst (5%% failing) with alerts off vs alerts at a server that never answers",
     )
     parser.add_argument("--workers", type=int, default=1, help="pipeline.workers for the engine")
+    parser.add_argument(
+        "--kind",
+        choices=("txt", "csv", "json"),
+        default="txt",
+        help="what the files hold (default small text)",
+    )
     parser.add_argument("--backlog", type=int, help="instead: N files present at start, beside a rename loop")
     parser.add_argument("--no-steady", action="store_true", help="skip the steady-rate latency part")
     parser.add_argument(
@@ -347,8 +358,8 @@ def main() -> None:
         help="engine config, e.g. pipeline.x=1",
     )
     args = parser.parse_args()
-    global WORKERS
-    WORKERS = args.workers
+    global WORKERS, KIND
+    WORKERS, KIND = args.workers, args.kind
     for item in args.set:
         key, _, value = item.partition("=")
         section, _, name = key.partition(".")
