@@ -80,6 +80,9 @@ BATCH = 128
 READ_ALL_BELOW = 4 * 2**20
 HASH_CHUNK = 2**20
 ADOPTING = ".adopting-"  # orphans of state/work on their way back in
+# An inline kind costing more than this a file (CSV through pandas: ~3 ms) runs in the slow
+# lane's child processes in parallel; sending one there costs ~0.2 ms (text costs ~0.02 ms).
+PARALLEL_ABOVE = 0.001
 PROBE_EVERY = 0.25  # seconds between attempts to redo what a fault stopped
 JOURNAL_ERRORS = (sqlite3.Error, JournalError)
 
@@ -137,6 +140,7 @@ class WorkItem:
     prepared: _Prepared | None = None  # set when the fast lane hands it to the slow lane
     big: bool = False  # too big for the fast lane: the slow lane hashes and sniffs it
     scratch: bool = False  # state/tmp/<id> was made for it (most small files need none)
+    parallel: bool = False  # an inline kind sent to a child process to run beside the fast lane
 
 
 @dataclass
@@ -213,16 +217,13 @@ class Pipeline:
         self._work_prefix = ""
         # Called (in the worker thread) with each batch of outcomes once journaled final.
         self.on_finished: list[Callable[[list[Outcome]], None]] = []
-        # Fast lane: candidates to claim and work items to run, taken together by the same thread
-        # (every hand-off between threads costs a GIL switch, and a burst is made of hand-offs).
+        # Fast lane: candidates to claim and work items to run, taken together by the same thread,
+        # which also places what it processed. Every hand-off between threads costs a GIL switch
+        # and a burst is made of hand-offs: a separate placing thread made a burst cost 2.3x the
+        # CPU per file (4 context switches a file) for no more files per second.
         self._work: BatchQueue[Candidate | WorkItem] = BatchQueue()
         # Risky or big files wait here for a child process, so they never hold up the fast lane.
         self._slow: BatchQueue[WorkItem] = BatchQueue()
-        # Results of both lanes, placed and journaled by one thread while the lanes claim and
-        # process the next ones: its moves, file creates and commits release the GIL, so a burst
-        # keeps the second core busy. Each file's order (journal, move, journal) is unchanged.
-        self._placing: BatchQueue[_Done] = BatchQueue()
-        self._lanes: list[threading.Thread] = []
         self._retry_heap: list[tuple[float, int, WorkItem]] = []
         self._retry_lock = threading.Lock()
         self._retry_wake = threading.Event()
@@ -230,6 +231,9 @@ class Pipeline:
         self._threads: list[threading.Thread] = []
         self._busy = 0
         self._busy_lock = threading.Lock()
+        # Seconds a file of each kind costs to process (moving average), to run costly kinds in
+        # child processes beside the fast lane: that is how a burst of CSVs uses both cores.
+        self._cost: dict[str, float] = {}
         # The cluster's coordinator when [cluster] has a broker: chosen kinds go to workers.
         self.dispatcher: Coordinator | None = None
 
@@ -239,13 +243,10 @@ class Pipeline:
         self.recover()
         lanes = [(self._work_loop, f"chute-worker-{i}") for i in range(self.cfg.workers)]
         lanes += [(self._slow_loop, f"chute-isolated-{i}") for i in range(self.cfg.isolated_workers)]
-        # The placer last: stop() joins it after the lanes, once it has placed what they finished.
-        threads = [(self._retry_loop, "chute-retry"), *lanes, (self._place_loop, "chute-placer")]
-        for target, name in threads:
+        for target, name in [(self._retry_loop, "chute-retry"), *lanes]:
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
             self._threads.append(t)
-        self._lanes = self._threads[1 : 1 + len(lanes)]
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop taking new work; let in-flight files finish (or return to the queue) within `timeout`."""
@@ -266,7 +267,7 @@ class Pipeline:
     @property
     def queue_depth(self) -> int:
         waiting = len(self._parked) + len(self._unfinished) + len(self._held)
-        return len(self._work) + len(self._slow) + len(self._placing) + len(self._retry_heap) + waiting
+        return len(self._work) + len(self._slow) + len(self._retry_heap) + waiting
 
     @property
     def in_flight(self) -> int:
@@ -463,18 +464,6 @@ class Pipeline:
             if items:
                 self._guarded(items, lambda items=items: self._run_batch(items))
 
-    def _place_loop(self) -> None:
-        """Place what the lanes finished, a batch at a time; at stop, what they finish last too."""
-        while True:
-            if self.faults.paused and not self._stop.is_set():
-                self.faults.cleared.wait(0.2)  # the prober redoes what the fault parked first
-                continue
-            results = self._placing.get_many(BATCH, 0.2)
-            if results:
-                self._guarded([r.item for r in results], lambda results=results: self._place(results))
-            elif self._stop.is_set() and not any(t.is_alive() for t in self._lanes):
-                return
-
     def _guarded(self, items: list[WorkItem], step: Callable[[], None]) -> None:
         """Run one step over a batch, counted in flight; if it fails, its files are tried again later."""
         with self._busy_lock:
@@ -557,6 +546,8 @@ class Pipeline:
         if dup_of is not None:
             return Result(meta={"duplicate_of": dup_of}), DUPLICATE
         inline = processor.inline and prep.size <= self.cfg.inline_max_bytes
+        if inline and (item.parallel or (item.prepared is None and self._costly(processor.kind))):
+            item.parallel, inline = True, False
         if self.dispatcher is not None and self.dispatcher.wants(processor.kind):
             self.dispatcher.dispatch(
                 [
@@ -573,13 +564,17 @@ class Pipeline:
                 ]
             )
             return None
+        started = time.perf_counter()
         if inline:
             if prep.data is not None and hasattr(processor, "process_data"):
-                return run_data(processor, prep.data, item.name), DONE
-            workdir = Path(self.tmp_dir, str(item.id))
-            with prefetched(path, prep.data):
-                item.scratch = processor.kind not in ("text", "json")  # run_inline makes a dir for these
-                return run_inline(processor, Path(path), item.name, workdir), DONE
+                result = run_data(processor, prep.data, item.name)
+            else:
+                workdir = Path(self.tmp_dir, str(item.id))
+                with prefetched(path, prep.data):
+                    item.scratch = processor.kind not in ("text", "json")  # run_inline makes a dir for these
+                    result = run_inline(processor, Path(path), item.name, workdir)
+            self._learn(processor.kind, time.perf_counter() - started)
+            return result, DONE
         if item.prepared is None and not item.big:
             prep.data = None  # the child process reads the file itself
             item.prepared = prep
@@ -588,7 +583,22 @@ class Pipeline:
         workdir = Path(self.tmp_dir, str(item.id))
         workdir.mkdir(exist_ok=True)
         item.scratch = True
-        return self.runner.run(processor, Path(path), item.name, workdir), DONE
+        result = self.runner.run(processor, Path(path), item.name, workdir)
+        if item.parallel:
+            self._learn(processor.kind, time.perf_counter() - started)
+        return result, DONE
+
+    def _costly(self, kind: str) -> bool:
+        """Whether a file of an inline kind goes to a child process, to run beside the fast lane
+        on another core: its kind has cost more than PARALLEL_ABOVE a file, and the children are
+        not already behind (then the fast lane runs it itself, a third worker)."""
+        return self._cost.get(kind, 0.0) > PARALLEL_ABOVE
+
+    def _learn(self, kind: str, seconds: float) -> None:
+        """What a file of this kind costs to process, as a moving average (the first one, which
+        may import pandas, counts for little once the next ones are in)."""
+        old = self._cost.get(kind)
+        self._cost[kind] = seconds if old is None else 0.8 * old + 0.2 * seconds
 
     def _succeeded(self, item: WorkItem, prep: _Prepared, result: Result, target: str) -> _Done:
         note = prep.choice.note

@@ -335,6 +335,11 @@ class Watcher:
             gone: list[str] = []
             now = time.monotonic()
             for path, prev in pending:
+                if prev is not None and now - prev[1] < min_age:
+                    # Not due: a file unchanged (same mtime) at both ends of min_age was not
+                    # written in between, so two looks suffice; a look every tick cost a stat
+                    # per pending file per tick (a backlog of 10,000 is 40,000 stats a second).
+                    continue
                 try:
                     st = os.lstat(path)
                 except FileNotFoundError:

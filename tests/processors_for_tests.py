@@ -47,8 +47,21 @@ class Boom:
         raise KeyError("column 'total'")
 
 
+class Slow:
+    """A safe kind that costs 0.2 s a file: after the first, files go to child processes."""
+
+    kind = "slow"
+    extensions = frozenset({".slow"})
+    inline = True
+
+    def process(self, path, name, workdir):
+        started = time.time()
+        time.sleep(0.2)
+        return Result(meta={"pid": os.getpid(), "started": started, "ended": time.time()})
+
+
 def registry() -> Registry:
     reg = Registry.default(plugins=False)
-    for p in (Hang(), Crash(), Hog(), Boom()):
+    for p in (Hang(), Crash(), Hog(), Boom(), Slow()):
         reg.add(p)
     return reg

@@ -329,3 +329,24 @@ def test_one_unclaimable_file_does_not_hold_up_its_batch(make_engine, caplog):
     assert (inbox / "poison.txt").exists()
     time.sleep(1.0)
     assert caplog.text.count("cannot claim 'poison.txt'") == 1, "said once, not on every scan"
+
+
+def test_a_name_taken_by_hand_in_processed_is_never_overwritten(engine):
+    """The placer lists a folder once, then relies on every step refusing an existing name."""
+    drop(engine, "first.txt", b"one\n")
+    first = settled(engine, "first.txt")
+    folder = Path(first.dest).parent
+    (folder / "clash.txt").write_bytes(b"put here by hand")
+    drop(engine, "clash.txt", b"mine\n")
+    mine = settled(engine, "clash.txt")
+    assert mine.state == "done"
+    assert Path(mine.dest).name == "clash (1).txt"
+    assert (folder / "clash.txt").read_bytes() == b"put here by hand"
+    assert (folder / "clash (1).txt").read_bytes() == b"mine\n"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "clash (1).txt",
+        "clash (1).txt.meta.json",
+        "clash.txt",
+        "first.txt",
+        "first.txt.meta.json",
+    ]

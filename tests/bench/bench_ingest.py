@@ -143,11 +143,12 @@ def run_engine(
     try:
         if alerts == "dead":
             engine.run_job("report")  # an email stuck on the dead server from the start
-        cpu0, threads0 = time.process_time(), thread_cpu()
+        cpu0, threads0, kids0 = time.process_time(), thread_cpu(), children_cpu()
         t0, closes = write_files(config.paths.inbox, n, rate, bad_every)
         placed = wait_placed(config.paths.journal, n)
-        cpu = time.process_time() - cpu0
-        split = thread_split(threads0, thread_cpu())
+        kids = children_since(kids0)
+        cpu = time.process_time() - cpu0 + kids
+        split = thread_split(threads0, thread_cpu(), kids)
     finally:
         engine.stop()
         os.environ.pop("CHUTE_DISCORD_WEBHOOK", None)
@@ -160,7 +161,6 @@ def run_engine(
 # second core idles.
 ROLES = (
     ("chute-worker", "worker"),
-    ("chute-placer", "placer"),
     ("chute-isolated", "slow lane"),
     ("MainThread", "start+main"),
 )
@@ -180,9 +180,34 @@ def thread_cpu() -> dict[int, tuple[str, float]]:
     return out
 
 
-def thread_split(before: dict, after: dict) -> str:
-    """Each role's share of the CPU the threads used between two thread_cpu() calls."""
-    used: dict[str, float] = {}
+def children_cpu() -> dict[int, float]:
+    """pid -> user+system seconds of this process's live children (the engine's processor
+    children run files in parallel: their CPU is the engine's too). The writer, a child as
+    well, has exited by the time this is read at the end, and is not counted."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    me = str(os.getpid())
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if fields[1] == me:
+            out[int(pid)] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def children_since(before: dict[int, float]) -> float:
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in children_cpu().items())
+
+
+def thread_split(before: dict, after: dict, children: float = 0.0) -> str:
+    """Each role's share of the CPU the threads (and processor children) used between two
+    thread_cpu() calls."""
+    used: dict[str, float] = {"processor children": children}
     for tid, (name, seconds) in after.items():
         role = next((r for prefix, r in ROLES if name.startswith(prefix)), "watcher+other")
         used[role] = used.get(role, 0.0) + seconds - before.get(tid, (name, 0.0))[1]
@@ -242,13 +267,15 @@ def run_engine_backlog(n: int, extra: dict | None = None) -> dict:
         root, **merged({"server": {"enabled": False}, "pipeline": {"workers": WORKERS}}, extra)
     )
     fill(config.paths.inbox, n)
-    engine = Engine(config)
+    threads0, kids0 = thread_cpu(), children_cpu()
     cpu0, t0 = time.process_time(), time.time()
+    engine = Engine(config)
     engine.start()
     try:
         placed = wait_placed(config.paths.journal, n)
-        cpu = time.process_time() - cpu0
-        split = thread_split({}, thread_cpu())
+        kids = children_since(kids0)
+        cpu = time.process_time() - cpu0 + kids
+        split = thread_split(threads0, thread_cpu(), kids)
     finally:
         engine.stop()
     end = max(placed.values()) if placed else time.time()
