@@ -104,7 +104,11 @@ class PipelineConfig:
         1, min=1, max=64, unit="threads", doc="for small text/json/csv (more only adds GIL contention)"
     )
     isolated_workers: int = _opt(
-        2, min=1, max=64, unit="threads", doc="each with a child process, for pdf, image and big files"
+        2,
+        min=1,
+        max=64,
+        unit="threads",
+        doc="each with a child process, for pdf, image, big files and kinds costing over 1 ms a file (CSV)",
     )
     max_attempts: int = _opt(
         3, min=1, max=100, unit="tries", doc="for a transient error (I/O, permission) before failing"

@@ -2,10 +2,11 @@
 
 - claim: a batch of complete files is journaled as `queued`, then each is renamed out of the
   inbox into state/work/<prefix>-<id> (the engine never writes inside the inbox).
-- process: a pool of worker threads; small text/json/csv run in-thread, risky kinds and big files
-  in a child process with a timeout and a memory limit (big files are hashed there too).
-  Transient errors retry with backoff.
-- place: results are journaled as `placing` with their destination, moved, then journaled final.
+- process: small text/json/csv run in the same thread; risky kinds, big files and kinds that cost
+  more than PARALLEL_ABOVE a file run in child processes (a timeout, a memory limit, and in
+  parallel on the other core). Big files are hashed there too. Transient errors retry with backoff.
+- place: by the thread that processed the batch: results are journaled as `placing` with their
+  destination, moved, then journaled final.
 
 `kill -9` at any point is repaired by `recover()` at the next start: each journal row says where
 its file must be, and recovery finishes or redoes the step it was in. Nothing is processed

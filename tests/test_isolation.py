@@ -1,5 +1,6 @@
 """A processor that hangs, crashes or eats memory fails that one file; the engine carries on."""
 
+import itertools
 import os
 import time
 
@@ -64,7 +65,7 @@ def test_a_costly_inline_kind_runs_in_child_processes_side_by_side(make_engine):
     pids = {r.meta["pid"] for r in rows}
     assert os.getpid() not in pids and len(pids) == 2, pids
     spans = sorted((r.meta["started"], r.meta["ended"]) for r in rows)
-    overlapping = sum(1 for a, b in zip(spans, spans[1:]) if b[0] < a[1])
+    overlapping = sum(1 for a, b in itertools.pairwise(spans) if b[0] < a[1])
     assert overlapping >= 2, spans
     assert elapsed < 6 * 0.2, f"six 0.2 s files took {elapsed:.2f} s: not in parallel"
     assert small_at < 0.6, f"a small text file waited {small_at:.2f} s behind the costly ones"
