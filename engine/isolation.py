@@ -122,6 +122,7 @@ class IsolatedRunner:
         self._all: set[_Child] = set()
         self._lock = threading.Lock()
         self._closed = False
+        self.started = 0  # children started so far (replacements included)
 
     def _checkout(self) -> _Child:
         with self._lock:
@@ -134,6 +135,7 @@ class IsolatedRunner:
                 self._all.discard(child)
             child = _Child(self._memory_limit)
             self._all.add(child)
+            self.started += 1
         # A cold start (imports, compiling .pyc in a fresh install) must not count against the
         # file's timeout: wait for the child to say it is ready.
         if not child.conn.poll(STARTUP_TIMEOUT):

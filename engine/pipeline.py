@@ -84,6 +84,7 @@ ADOPTING = ".adopting-"  # orphans of state/work on their way back in
 # An inline kind costing more than this a file (CSV through pandas: ~3 ms) runs in the slow
 # lane's child processes in parallel; sending one there costs ~0.2 ms (text costs ~0.02 ms).
 PARALLEL_ABOVE = 0.001
+LEARN_FROM = 3  # files of a kind whose cost decides (all of them must be costly)
 PROBE_EVERY = 0.25  # seconds between attempts to redo what a fault stopped
 JOURNAL_ERRORS = (sqlite3.Error, JournalError)
 
@@ -160,15 +161,26 @@ def _read(
     A big file is hashed a chunk at a time, and gives way when the engine stops (it stays
     queued for the next start): a 16 GB hash must not hold up a SIGTERM.
     """
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
+    # os.open/os.read: a small file costs open, fstat, one read and close (a Python file object
+    # added an isatty ioctl, a seek, a second fstat and a read to find the end).
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        size = os.fstat(fd).st_size
         if size == 0:
             raise ProcessingError("empty", "the file is empty (0 bytes)")
         if most is not None and size > most:
             return None
         if size <= READ_ALL_BELOW:
-            data = f.read()
+            data = os.read(fd, size + 1)  # a short read of a regular file is its end
+            if len(data) > size:  # still growing (a writer kept it open): read to the end
+                data += b"".join(iter(lambda: os.read(fd, HASH_CHUNK), b""))
             return size, hashlib.sha256(data).hexdigest(), data[:4096], data
+        f = open(fd, "rb")  # noqa: SIM115 (closed below: it owns the descriptor from here)
+        fd = -1
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    with f:
         head = f.read(4096)
         f.seek(0)
         digest = hashlib.sha256()
@@ -234,7 +246,7 @@ class Pipeline:
         self._busy_lock = threading.Lock()
         # Seconds a file of each kind costs to process (moving average), to run costly kinds in
         # child processes beside the fast lane: that is how a burst of CSVs uses both cores.
-        self._cost: dict[str, float] = {}
+        self._cost: dict[str, deque[float]] = {}  # kind -> seconds a file, its last few files
         # The cluster's coordinator when [cluster] has a broker: chosen kinds go to workers.
         self.dispatcher: Coordinator | None = None
 
@@ -565,8 +577,8 @@ class Pipeline:
                 ]
             )
             return None
-        started = time.perf_counter()
         if inline:
+            started = time.perf_counter()
             if prep.data is not None and hasattr(processor, "process_data"):
                 result = run_data(processor, prep.data, item.name)
             else:
@@ -584,6 +596,7 @@ class Pipeline:
         workdir = Path(self.tmp_dir, str(item.id))
         workdir.mkdir(exist_ok=True)
         item.scratch = True
+        started = time.perf_counter()
         result = self.runner.run(processor, Path(path), item.name, workdir)
         if item.parallel:
             self._learn(processor.kind, time.perf_counter() - started)
@@ -593,13 +606,17 @@ class Pipeline:
         """Whether a file of an inline kind goes to a child process, to run beside the fast lane
         on another core: its kind has cost more than PARALLEL_ABOVE a file, and the children are
         not already behind (then the fast lane runs it itself, a third worker)."""
-        return self._cost.get(kind, 0.0) > PARALLEL_ABOVE
+        recent = self._cost.get(kind)
+        return recent is not None and len(recent) == LEARN_FROM and min(recent) > PARALLEL_ABOVE
 
     def _learn(self, kind: str, seconds: float) -> None:
-        """What a file of this kind costs to process, as a moving average (the first one, which
-        may import pandas, counts for little once the next ones are in)."""
-        old = self._cost.get(kind)
-        self._cost[kind] = seconds if old is None else 0.8 * old + 0.2 * seconds
+        """What the last files of this kind cost to process. The least of them decides: one that
+        met a garbage collection, or the first, which may import pandas, must not make a cheap
+        kind look costly."""
+        recent = self._cost.get(kind)
+        if recent is None:
+            recent = self._cost[kind] = deque(maxlen=LEARN_FROM)
+        recent.append(seconds)
 
     def _succeeded(self, item: WorkItem, prep: _Prepared, result: Result, target: str) -> _Done:
         note = prep.choice.note
