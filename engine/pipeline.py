@@ -226,14 +226,15 @@ class Pipeline:
         self._unfinished: list[_Done] = []
         self._held: dict[str, Candidate] = {}  # by path: a scan during a long pause adds none twice
         self._fault_lock = threading.Lock()
+        self._claim_lock = threading.Lock()
         self._next_probe = 0.0
         self._work_prefix = ""
         # Called (in the worker thread) with each batch of outcomes once journaled final.
         self.on_finished: list[Callable[[list[Outcome]], None]] = []
         # Fast lane: candidates to claim and work items to run, taken together by the same thread,
         # which also places what it processed. Every hand-off between threads costs a GIL switch
-        # and a burst is made of hand-offs: a separate placing thread made a burst cost 2.3x the
-        # CPU per file (4 context switches a file) for no more files per second.
+        # and a burst is made of hand-offs: a separate placing thread made a burst cost 1.5x the
+        # CPU per file (4 context switches a file) for fewer files per second.
         self._work: BatchQueue[Candidate | WorkItem] = BatchQueue()
         # Risky or big files wait here for a child process, so they never hold up the fast lane.
         self._slow: BatchQueue[WorkItem] = BatchQueue()
@@ -244,8 +245,8 @@ class Pipeline:
         self._threads: list[threading.Thread] = []
         self._busy = 0
         self._busy_lock = threading.Lock()
-        # Seconds a file of each kind costs to process (moving average), to run costly kinds in
-        # child processes beside the fast lane: that is how a burst of CSVs uses both cores.
+        # Seconds the last files of each kind cost to process, to run costly kinds in child
+        # processes beside the fast lane: that is how a burst of CSVs uses both cores.
         self._cost: dict[str, deque[float]] = {}  # kind -> seconds a file, its last few files
         # The cluster's coordinator when [cluster] has a broker: chosen kinds go to workers.
         self.dispatcher: Coordinator | None = None
@@ -319,6 +320,13 @@ class Pipeline:
         return items
 
     def _claim(self, batch: list[Candidate]) -> list[WorkItem]:
+        # One claimer at a time: the prober (claiming what a pause held) and a lane (claiming
+        # what the watcher found meanwhile) may hold the same file; whoever comes second must
+        # see it gone from the inbox, not journal a second row for it.
+        with self._claim_lock:
+            return self._claim_locked(batch)
+
+    def _claim_locked(self, batch: list[Candidate]) -> list[WorkItem]:
         arrivals: list[Arrival] = []
         again: list[tuple[int, Arrival]] = []
         seen: set[str] = set()
@@ -604,8 +612,9 @@ class Pipeline:
 
     def _costly(self, kind: str) -> bool:
         """Whether a file of an inline kind goes to a child process, to run beside the fast lane
-        on another core: its kind has cost more than PARALLEL_ABOVE a file, and the children are
-        not already behind (then the fast lane runs it itself, a third worker)."""
+        on another core: each of the last files of its kind cost more than PARALLEL_ABOVE.
+        (Letting the fast lane run some itself when the children fall behind was slower: pandas
+        in this thread holds the GIL the slow lanes need to hand work on.)"""
         recent = self._cost.get(kind)
         return recent is not None and len(recent) == LEARN_FROM and min(recent) > PARALLEL_ABOVE
 

@@ -51,7 +51,9 @@ def test_a_costly_inline_kind_runs_in_child_processes_side_by_side(make_engine):
     for i in range(3):
         drop(engine, f"first-{i}.slow", b"x")
         first = engine.file(settled(engine, f"first-{i}.slow").id)
-        assert first.meta["pid"] == os.getpid(), "the first of a kind run in the engine: their cost is unknown"
+        assert first.meta["pid"] == os.getpid(), (
+            "the first of a kind run in the engine: their cost is unknown"
+        )
 
     for i in range(6):
         drop(engine, f"next-{i}.slow", b"x")
