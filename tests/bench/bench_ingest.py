@@ -2,12 +2,13 @@
 
     python tests/bench/bench_ingest.py [--burst 5000] [--rounds 3] [--rate 50] [--seconds 20]
     python tests/bench/bench_ingest.py --backlog 10000 [--rounds 3]
+    python tests/bench/bench_ingest.py --kind csv --burst 2000   # CSVs: processing in the children
     python tests/bench/bench_ingest.py --alerts-dead
 
 Prints, beside a baseline measured in the same run (a bare watchdog handler that only renames
 each closed file out of the watched folder):
 - burst: CPU per file (this process, user + system, all threads: the engine, or the baseline's
-  observer; the writer is another process and not counted), their ratio, and files/s end to end
+  observer; plus the engine's live processor children; the writer is another process and not counted), their ratio, and files/s end to end
   (first write to last file placed), over alternating rounds;
 - steady rate: p50/p99 from close-after-write (stamped by the writer) to placed;
 - --backlog N: N files already in the inbox when the engine starts, drained beside a plain
