@@ -82,7 +82,8 @@ READ_ALL_BELOW = 4 * 2**20
 HASH_CHUNK = 2**20
 ADOPTING = ".adopting-"  # orphans of state/work on their way back in
 # An inline kind costing more than this a file (CSV through pandas: ~3 ms) runs in the slow
-# lane's child processes in parallel; sending one there costs ~0.2 ms (text costs ~0.02 ms).
+# lane's child processes in parallel; the trip there and back costs far more than text's whole
+# processing (~0.02 ms), so cheap kinds stay in the lane.
 PARALLEL_ABOVE = 0.001
 LEARN_FROM = 3  # files of a kind whose cost decides (all of them must be costly)
 PROBE_EVERY = 0.25  # seconds between attempts to redo what a fault stopped

@@ -235,7 +235,7 @@ class Watcher:
                 if is_dir:
                     if kind in (CREATED, MOVED_IN):
                         dirs.append(name)
-                elif kind is CLOSED or kind is MOVED_IN:
+                elif kind in (CLOSED, MOVED_IN):
                     left = opens.pop(path, 0) - 1
                     if left > 0:  # another writer still holds it
                         opens[path] = left
@@ -244,14 +244,14 @@ class Watcher:
                     pending.pop(path, None)
                     # No stat here: the claim stats it anyway, a moment later (ino=0: "as it is then").
                     ready.append(Candidate(path, name, 0, 0, 0, now))
-                elif kind is OPENED:
+                elif kind == OPENED:
                     opens[path] = opens.get(path, 0) + 1
                     pending.setdefault(path, None)
-                elif kind is CLOSED_NO_WRITE:
+                elif kind == CLOSED_NO_WRITE:
                     left = opens.pop(path, 0) - 1
                     if left > 0:
                         opens[path] = left
-                elif kind is CREATED:
+                elif kind == CREATED:
                     pending.setdefault(path, None)
         for name in dirs:
             self._consider(f"{inbox}/{name}", name)

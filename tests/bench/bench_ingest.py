@@ -297,6 +297,12 @@ def backlog_figures(n: int, placed: int, cpu: float, wall: float) -> dict:
     }
 
 
+def paired_ratio(chute: list[float], base: list[float]) -> float:
+    """The median of each round's ratio: a round pairs two runs made back to back, the steadier
+    figure on a machine whose speed drifts from minute to minute."""
+    return statistics.median(c / b for c, b in zip(chute, base, strict=True))
+
+
 def backlog(args) -> None:
     print(f"backlog of {args.backlog} files present at start, {args.rounds} alternating rounds")
     loop_cpu, chute_cpu, loop_rate, chute_rate = [], [], [], []
@@ -317,7 +323,7 @@ def backlog(args) -> None:
     print(
         f"backlog: chute {statistics.median(chute_cpu):.0f} µs/file {statistics.median(chute_rate):.0f} files/s, "
         f"rename loop {statistics.median(loop_cpu):.0f} µs/file {statistics.median(loop_rate):.0f} files/s, "
-        f"CPU ratio {statistics.median(chute_cpu) / statistics.median(loop_cpu):.1f}"
+        f"CPU ratio {paired_ratio(chute_cpu, loop_cpu):.1f} (median of the rounds' ratios)"
     )
 
 
@@ -419,9 +425,7 @@ def main() -> None:
             f"({c['placed']}/{c['files']})   CPU ratio {c['cpu_us'] / b['cpu_us']:.2f}\n"
             f"           chute CPU by thread: {c['split']}"
         )
-    # Each round's ratio pairs two runs made back to back: its median is the steadier figure on a
-    # machine whose speed drifts from minute to minute.
-    paired = statistics.median(c / b for c, b in zip(chute_cpu, base_cpu, strict=True))
+    paired = paired_ratio(chute_cpu, base_cpu)
     print(
         f"burst: CPU per file chute {statistics.median(chute_cpu):.0f} µs, baseline "
         f"{statistics.median(base_cpu):.0f} µs, ratio {paired:.2f} (median of the rounds' ratios); "
